@@ -1,0 +1,1 @@
+"""Subcommands of the ``riskstream`` CLI, one module each (see riskstream.cli)."""
