@@ -23,6 +23,7 @@ from pydantic_settings import (
 DEFAULT_MQTT_PORT = 18831
 DEFAULT_KAFKA_PORT = 19093
 DEFAULT_INFLUX_PORT = 18087
+DEFAULT_INFLUX_RPC_PORT = 18088
 DEFAULT_VM_PORT = 18429
 DEFAULT_PROMETHEUS_PORT = 19091
 DEFAULT_METRICS_PORT = 19101
@@ -89,6 +90,11 @@ class StackSettings(BaseModel):
     data_dir: Path = Path(".riskstream")
     bind_host: str = "127.0.0.1"
     install_missing: bool = True
+    # MQTT, Kafka and InfluxDB listen on the ports of mqtt.port, kafka.bootstrap_servers and influx.url;
+    # these are the stack's other ports (InfluxDB's backup/RPC service and the extras).
+    influx_rpc_port: int = Field(DEFAULT_INFLUX_RPC_PORT, ge=1, le=65535)
+    vm_port: int = Field(DEFAULT_VM_PORT, ge=1, le=65535)  # victoria-metrics, with --with-extras
+    prometheus_port: int = Field(DEFAULT_PROMETHEUS_PORT, ge=1, le=65535)  # prometheus, with --with-extras
 
 
 class DetectSettings(BaseModel):
