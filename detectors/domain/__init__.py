@@ -1,0 +1,47 @@
+"""Standard-grounded domain rules, one module per family (docs/detectors/<family>.md).
+
+Each rule is a :class:`detectors.domain.rule.DomainRule`: its score is a physical measure and its level
+comes from the shared :class:`detectors.domain.policy.LevelLatch` with per-sensor set points.
+"""
+
+from __future__ import annotations
+
+from detectors.domain.elevator import ElevatorOverspeed, ElevatorOverspeedParams
+from detectors.domain.gas_pipeline import PipelinePressureDrop, PipelinePressureDropParams
+from detectors.domain.geohazard import LandslideTangentAngle, LandslideTangentAngleParams
+from detectors.domain.hazchem import GasTwoStage, GasTwoStageParams
+from detectors.domain.policy import LevelLatch, LevelThresholds
+from detectors.domain.rainfall import Rainstorm, RainstormParams
+from detectors.domain.rule import DomainRule, Measures, RuleOutput, SensorParamError, TransitionContext
+
+__all__ = [
+    "DomainRule",
+    "ElevatorOverspeed",
+    "ElevatorOverspeedParams",
+    "GasTwoStage",
+    "GasTwoStageParams",
+    "LandslideTangentAngle",
+    "LandslideTangentAngleParams",
+    "LevelLatch",
+    "LevelThresholds",
+    "Measures",
+    "PipelinePressureDrop",
+    "PipelinePressureDropParams",
+    "Rainstorm",
+    "RainstormParams",
+    "RuleOutput",
+    "SensorParamError",
+    "TransitionContext",
+    "default_rules",
+]
+
+
+def default_rules() -> tuple[DomainRule, ...]:
+    """The v1 rule set with default parameters, in a fixed order (it is part of the snapshot key)."""
+    return (
+        GasTwoStage(),
+        Rainstorm(),
+        ElevatorOverspeed(),
+        LandslideTangentAngle(),
+        PipelinePressureDrop(),
+    )

@@ -1,0 +1,104 @@
+"""The level policy of the domain rules: per-level set points, persistence and hysteresis.
+
+Scores and decisions are separate (design.md §5): a rule computes its physical measure (gas %LEL, rain
+sums, speed ratio, tangent angle, pressure-drop rate) and this policy turns it into one of the levels
+``normal < blue < yellow < orange < red`` (0..4, :class:`riskstream.schemas.Level`).
+
+For each level k = 1..4 a rule supplies, per reading, the measure compared at that level (``measure[:, k-1]``;
+rainfall compares a different trailing sum per level) and, per sensor, a set point and a clear point
+(NaN = the level is not used by that rule). The latch then applies, one reading per sensor at a time:
+
+* **persistence** - a level is *raised* once ``sustain`` consecutive readings had ``measure ≥ set point``
+  (and the optional ``gate``, e.g. "rising" for the gas red level);
+* **hysteresis** - a level the sensor is already at (or above) is *held* while ``measure ≥ clear point``.
+  When it is left, the sensor falls to the highest lower level it still holds, so an alarm steps down
+  through the levels whose clear points it is still above.
+
+``new level = max(highest raised level, highest held level ≤ current level)``.
+
+A reading flagged invalid (non-finite input) changes nothing: same level, same run counters.
+"At or above" allows a relative slack of :data:`SET_POINT_RTOL` (1e-9), so a measure that equals a
+decimal set point up to floating-point rounding (a ratio 2.45 / 1.75, a sum of 0.1 mm tips) counts as
+reaching it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import State
+
+#: number of warning levels above normal: blue, yellow, orange, red
+N_LEVELS = 4
+_RUN_CAP = np.int32(1 << 30)
+_LEVEL_NUMBERS = np.arange(1, N_LEVELS + 1, dtype=np.int8)
+#: relative tolerance of set-point comparisons (floating-point noise, far below any sensor resolution)
+SET_POINT_RTOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class LevelThresholds:
+    """Per-reading thresholds of the latch: ``(m, 4)`` set and clear points, ``(m,)`` sustain counts."""
+
+    set_points: NDArray[np.float64]
+    clear_points: NDArray[np.float64]
+    sustain: NDArray[np.float64]
+
+    def take(self, index: NDArray[np.int64]) -> LevelThresholds:
+        return LevelThresholds(self.set_points[index], self.clear_points[index], self.sustain[index])
+
+
+def _tolerance(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Slack for "at or above": decimal set points (1.4 × 1.75 m/s, 0.1 mm rain tips) then hit exactly."""
+    return SET_POINT_RTOL * np.maximum(np.abs(points), 1.0)
+
+
+def highest_level(hit: NDArray[np.bool_]) -> NDArray[np.int8]:
+    """Highest level k (1..4) whose column is True, 0 when none (NaN thresholds never hit)."""
+    if hit.shape[0] == 0:
+        return np.zeros(0, dtype=np.int8)
+    return np.max(np.where(hit, _LEVEL_NUMBERS, np.int8(0)), axis=1).astype(np.int8)
+
+
+class LevelLatch:
+    """Persistence + hysteresis level policy; its state lives under ``lv_*`` keys in a rule's state."""
+
+    LEVEL = "lv_level"
+    RUN = "lv_run"
+
+    @staticmethod
+    def init_state(capacity: int) -> State:
+        return {
+            LevelLatch.LEVEL: np.zeros(capacity, dtype=np.int8),
+            LevelLatch.RUN: np.zeros((capacity, N_LEVELS), dtype=np.int32),
+        }
+
+    @staticmethod
+    def apply_step(
+        state: State,
+        rows: NDArray[np.int32],
+        measure: NDArray[np.float64],
+        thresholds: LevelThresholds,
+        valid: NDArray[np.bool_],
+        gate: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.int8]:
+        """Levels of one step (at most one reading per sensor); updates ``state`` (a copy the caller owns)."""
+        current = state[LevelLatch.LEVEL][rows]
+        run = state[LevelLatch.RUN][rows]
+        with np.errstate(invalid="ignore"):
+            over = measure >= thresholds.set_points - _tolerance(thresholds.set_points)
+            holds = measure >= thresholds.clear_points - _tolerance(thresholds.clear_points)
+        if gate is not None:
+            over &= gate
+        new_run = np.where(over, np.minimum(run + 1, _RUN_CAP), 0).astype(np.int32)
+        raised = highest_level(new_run >= thresholds.sustain[:, None])
+        held = highest_level(holds & (_LEVEL_NUMBERS[None, :] <= current[:, None]))
+        level = np.maximum(raised, held)
+        level = np.where(valid, level, current).astype(np.int8)
+        new_run = np.where(valid[:, None], new_run, run)
+        state[LevelLatch.LEVEL][rows] = level
+        state[LevelLatch.RUN][rows] = new_run
+        return level

@@ -1,0 +1,139 @@
+"""Per-sensor ring buffers, vectorised over the sensors of one step (at most one reading per sensor).
+
+Two kinds of rings serve the domain rules:
+
+* :class:`PointRing` keeps the last ``points`` readings ``(ts_ms, x)`` of every sensor, for trailing
+  least-squares slopes (landslide tangent angle, pipeline pressure drop). A reading that arrives late
+  (older than the sensor's newest) is still stored; windows are anchored at the sensor's newest time,
+  so a level always describes the sensor "as of now" and a late reading never rewinds it.
+* :class:`BinRing` keeps event-time bins of ``bin_ms`` (sums of increments, e.g. rain in mm) covering
+  the trailing ``bins · bin_ms``. Trailing sums are taken over whole bins, anchored at the bin of the
+  sensor's newest reading.
+
+The functions update arrays the caller owns (a copy made once per batch), never the caller's input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import State
+
+#: ``ts_ms`` of an empty slot: older than any window
+EMPTY_TS = np.iinfo(np.int64).min
+#: bin index of a ring that never saw a reading
+NO_BIN = np.iinfo(np.int64).min
+
+
+class PointRing:
+    """Last ``points`` readings per sensor: ``<prefix>_ts``, ``_x``, ``_head`` (next slot), ``_newest_ts``."""
+
+    def __init__(self, prefix: str, points: int) -> None:
+        if points < 2:
+            raise ValueError(f"a point ring needs at least 2 points, got {points}")
+        self.points = points
+        self.ts_key = f"{prefix}_ts"
+        self.x_key = f"{prefix}_x"
+        self.head_key = f"{prefix}_head"
+        self.newest_key = f"{prefix}_newest_ts"
+
+    def init_state(self, capacity: int) -> State:
+        return {
+            self.ts_key: np.full((capacity, self.points), EMPTY_TS, dtype=np.int64),
+            self.x_key: np.full((capacity, self.points), np.nan, dtype=np.float64),
+            self.head_key: np.zeros(capacity, dtype=np.int32),
+            self.newest_key: np.full(capacity, EMPTY_TS, dtype=np.int64),
+        }
+
+    def push(
+        self, state: State, rows: NDArray[np.int32], ts_ms: NDArray[np.int64], x: NDArray[np.float64]
+    ) -> None:
+        """Store one reading per row (rows unique); returns nothing, updates ``state`` in place."""
+        head = state[self.head_key][rows]
+        state[self.ts_key][rows, head] = ts_ms
+        state[self.x_key][rows, head] = x
+        state[self.head_key][rows] = (head + 1) % self.points
+        state[self.newest_key][rows] = np.maximum(state[self.newest_key][rows], ts_ms)
+
+    def window_slope(
+        self, state: State, rows: NDArray[np.int32], window_ms: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+        """Least-squares slope (x units per second) over each row's readings in its trailing window.
+
+        The window is ``(newest - window_ms, newest]``. Returns ``(slope, points, span_ms)``; the slope is
+        NaN with fewer than 2 distinct times.
+        """
+        newest = state[self.newest_key][rows]
+        ts = state[self.ts_key][rows]
+        x = state[self.x_key][rows]
+        inside = (ts > (newest - window_ms)[:, None]) & (ts <= newest[:, None]) & (ts != EMPTY_TS)
+        n = inside.sum(axis=1)
+        oldest = np.where(inside, ts, np.iinfo(np.int64).max).min(axis=1)
+        span_ms = np.where(n > 0, newest - oldest, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # times in seconds relative to the newest reading, values relative to the window mean
+            t = np.where(inside, (ts - newest[:, None]).astype(np.float64) / 1000.0, 0.0)
+            xv = np.where(inside, x, 0.0)
+            nf = n.astype(np.float64)
+            t_mean = t.sum(axis=1) / nf
+            x_mean = xv.sum(axis=1) / nf
+            dt = np.where(inside, t - t_mean[:, None], 0.0)
+            dx = np.where(inside, xv - x_mean[:, None], 0.0)
+            sxx = (dt * dt).sum(axis=1)
+            sxy = (dt * dx).sum(axis=1)
+            slope = np.where(sxx > 0, sxy / sxx, np.nan)
+        return slope, n.astype(np.int64), span_ms.astype(np.int64)
+
+
+class BinRing:
+    """Event-time bins per sensor under ``<prefix>_bins`` (sums) and ``<prefix>_head`` (newest bin index)."""
+
+    def __init__(self, prefix: str, bin_ms: int, bins: int) -> None:
+        if bin_ms <= 0 or bins <= 0:
+            raise ValueError("bin_ms and bins must be positive")
+        self.bin_ms = bin_ms
+        self.bins = bins
+        self.bins_key = f"{prefix}_bins"
+        self.head_key = f"{prefix}_head"
+        self._positions = np.arange(bins, dtype=np.int64)
+
+    def init_state(self, capacity: int) -> State:
+        return {
+            self.bins_key: np.zeros((capacity, self.bins), dtype=np.float64),
+            self.head_key: np.full(capacity, NO_BIN, dtype=np.int64),
+        }
+
+    def add(
+        self, state: State, rows: NDArray[np.int32], ts_ms: NDArray[np.int64], x: NDArray[np.float64]
+    ) -> None:
+        """Add one increment per row (rows unique) to the bin of its ``ts_ms``; in place.
+
+        Moving the newest bin forward clears the bins that fall out of the ring. An increment older than
+        the ring (late by more than ``bins · bin_ms``) is dropped.
+        """
+        b = ts_ms // self.bin_ms
+        head = state[self.head_key][rows]
+        bins = state[self.bins_key][rows]
+        new_head = np.where(head == NO_BIN, b, np.maximum(head, b))
+        # absolute bin index each ring position stands for after the move, and whether it is stale
+        held = new_head[:, None] - ((new_head[:, None] - self._positions[None, :]) % self.bins)
+        stale = (held > head[:, None]) | (head == NO_BIN)[:, None]
+        bins = np.where(stale, 0.0, bins)
+        fits = b > new_head - self.bins
+        bins[np.flatnonzero(fits), (b[fits] % self.bins)] += x[fits]
+        state[self.bins_key][rows] = bins
+        state[self.head_key][rows] = new_head
+
+    def trailing_sums(
+        self, state: State, rows: NDArray[np.int32], widths: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """``(m, len(widths))`` sums over the newest ``width`` bins of each row (the newest bin included)."""
+        head = state[self.head_key][rows]
+        bins = state[self.bins_key][rows]
+        safe_head = np.where(head == NO_BIN, 0, head)
+        age = (safe_head[:, None] - self._positions[None, :]) % self.bins
+        out = np.empty((rows.size, len(widths)), dtype=np.float64)
+        for j, w in enumerate(widths):
+            out[:, j] = np.where(age < w, bins, 0.0).sum(axis=1)
+        return out

@@ -1,0 +1,341 @@
+"""Base of the standard-grounded domain rules: a physical measure plus the shared level latch.
+
+A domain rule is a :class:`detectors.base.Detector` whose score is a physical measure (%LEL, mm of rain,
+speed ratio, tangent angle, %/min of pressure drop). Its level comes from a separate policy,
+:class:`detectors.domain.policy.LevelLatch`, fed with per-sensor set points read from the registry
+``params`` into ``sp_<key>`` state columns (defaults from the rule's parameter object).
+
+Subclasses implement:
+
+* ``_init_measure_state(capacity)`` - the measure's own arrays (previous value, rings, …);
+* ``_measure(state, batch, steps)`` - the per-reading :class:`Measures`, updating ``state`` in place
+  (a copy :meth:`evaluate` made for this batch);
+* ``_thresholds(state, rows)`` - per-reading :class:`LevelThresholds` from the ``sp_*`` columns;
+* ``describe(ctx)`` - the operator-facing reason of a level change.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import Batch, Detector, State, copy_state, sequential_steps
+from detectors.domain.policy import N_LEVELS, LevelLatch, LevelThresholds
+from riskstream.kinds import kind_spec
+from riskstream.schemas import Level
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """What a rule measured for each reading of a batch (batch order).
+
+    ``score`` is the rule's physical measure (NaN = not available). ``per_level[:, k-1]`` is the measure
+    compared with level k's set point. ``valid`` False means the reading carries no usable information
+    (non-finite input, or a stale instantaneous value older than the sensor's newest): its level is the
+    sensor's current level and it does not count towards persistence. ``gate`` is an extra condition per
+    level that must hold to raise it (the "rising" of the gas red level). ``extra`` holds rule-specific
+    arrays used in alert reasons.
+    """
+
+    score: NDArray[np.float64]
+    per_level: NDArray[np.float64]
+    valid: NDArray[np.bool_]
+    gate: NDArray[np.bool_] | None = None
+    extra: Mapping[str, NDArray[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutput:
+    """Scores, levels and measures of every reading (batch order) and the rule's new state."""
+
+    scores: NDArray[np.float64]
+    levels: NDArray[np.int8]
+    measures: Measures
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionContext:
+    """Everything a rule needs to explain one level change to an operator."""
+
+    sensor_id: str
+    where: str
+    level: int
+    previous: int
+    score: float
+    per_level: NDArray[np.float64]
+    set_points: NDArray[np.float64]
+    clear_points: NDArray[np.float64]
+    sustain: float
+    sp: Mapping[str, float]
+    extra: Mapping[str, Any]
+
+    @property
+    def rising(self) -> bool:
+        return self.level > self.previous
+
+
+def fmt(x: float, digits: int = 2) -> str:
+    """A number for a human: at most ``digits`` decimals, no trailing zeros."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    text = f"{x:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def level_label(level: int) -> str:
+    return Level(int(level)).label
+
+
+class SensorParamError(ValueError):
+    """A sensor's registry ``params`` value that a rule cannot use."""
+
+
+class DomainRule(Detector[P]):
+    """A standard-grounded rule: measure (score) + :class:`LevelLatch` (decision)."""
+
+    #: sensor kinds the rule applies to
+    kinds: ClassVar[tuple[str, ...]]
+    #: channel of a multi-channel kind the rule reads (None = single-channel value)
+    channel: ClassVar[str | None] = None
+    #: source cited in reasons and docs
+    source: ClassVar[str]
+    #: unit of the score
+    unit: ClassVar[str]
+    #: per-sensor parameter keys (registry ``params``) -> ``sp_<key>``; defaults come from ``self.params``
+    sensor_keys: ClassVar[tuple[str, ...]]
+    #: keys whose values must be whole numbers ≥ 1 (reading counts)
+    count_keys: ClassVar[tuple[str, ...]] = ()
+    #: a non-finite reading is dropped: NaN score, state and level as if it had never been sent
+    skips_non_finite: ClassVar[bool] = True
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def init_state(self, capacity: int) -> State:
+        state: State = {
+            f"sp_{k}": np.full(capacity, float(getattr(self.params, k)), dtype=np.float64)
+            for k in self.sensor_keys
+        }
+        state.update(LevelLatch.init_state(capacity))
+        state.update(self._init_measure_state(capacity))
+        return state
+
+    @abstractmethod
+    def _init_measure_state(self, capacity: int) -> State: ...
+
+    def defaults(self) -> dict[str, float]:
+        return {k: float(getattr(self.params, k)) for k in self.sensor_keys}
+
+    def configure(
+        self, state: State, sensor_params: Sequence[Mapping[str, Any]], labels: Sequence[str]
+    ) -> State:
+        """New state whose ``sp_*`` columns hold each sensor's params (row order), defaults elsewhere.
+
+        ``labels`` names each row in error messages (the sensor id). Unknown keys are ignored: a sensor's
+        params serve several rules and the simulator.
+        """
+        if len(sensor_params) != self.capacity(state) or len(labels) != len(sensor_params):
+            raise ValueError("configure needs one params mapping and one label per state row")
+        new = copy_state(state)
+        for key in self.sensor_keys:
+            col = new[f"sp_{key}"]
+            for i, params in enumerate(sensor_params):
+                if key not in params:
+                    continue
+                col[i] = self._param_value(labels[i], key, params[key])
+        self._check_sensor_columns(new, labels)
+        return new
+
+    def _param_value(self, label: str, key: str, raw: Any) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(float(raw)):
+            raise SensorParamError(f"sensor {label}: params.{key} must be a finite number, got {raw!r}")
+        value = float(raw)
+        if key in self.count_keys and (value < 1 or value != int(value)):
+            raise SensorParamError(f"sensor {label}: params.{key} must be a whole number ≥ 1, got {raw!r}")
+        return value
+
+    def _check_sensor_columns(self, state: State, labels: Sequence[str]) -> None:
+        """Rule-specific consistency checks of the ``sp_*`` columns (raise :class:`SensorParamError`)."""
+
+    @staticmethod
+    def _first_bad(mask: NDArray[np.bool_], labels: Sequence[str]) -> str | None:
+        bad = np.flatnonzero(mask)
+        return labels[int(bad[0])] if bad.size else None
+
+    # --- evaluation --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures: ...
+
+    @abstractmethod
+    def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds: ...
+
+    def input_values(self, batch: Batch) -> NDArray[np.float64]:
+        """The rule's input column: ``values`` itself, or its ``channel`` column for multi-channel kinds."""
+        values = batch.values
+        return values if values.ndim == 1 else values[:, self.channel_index]
+
+    @property
+    def channel_index(self) -> int:
+        """Column of ``channel`` in the kinds' channel order (riskstream.kinds), 0 for single-channel."""
+        if self.channel is None:
+            return 0
+        orders = {kind_spec(k).channels for k in self.kinds}
+        if len(orders) != 1:
+            raise ValueError(f"{self.name}: kinds {self.kinds} disagree on their channels")
+        return orders.pop().index(self.channel)
+
+    def evaluate(self, state: State, batch: Batch) -> RuleOutput:
+        """Scores and levels of every reading (batch order) and the new state; ``state`` is not touched."""
+        new = copy_state(state)
+        n = len(batch)
+        steps = sequential_steps(batch)
+        measures = self._measure(new, batch, steps)
+        levels = np.zeros(n, dtype=np.int8)
+        if n:
+            thr = self._thresholds(new, batch.rows)
+            for idx in steps:
+                gate = None if measures.gate is None else measures.gate[idx]
+                levels[idx] = LevelLatch.apply_step(
+                    new, batch.rows[idx], measures.per_level[idx], thr.take(idx), measures.valid[idx], gate
+                )
+        return RuleOutput(measures.score, levels, measures, new)
+
+    def step(self, state: State, batch: Batch) -> tuple[NDArray[np.float64], State]:
+        out = self.evaluate(state, batch)
+        return out.scores, out.state
+
+    def levels_of(self, state: State) -> NDArray[np.int8]:
+        """Current level of every row."""
+        return state[LevelLatch.LEVEL]
+
+    # --- explanation -------------------------------------------------------------------------------
+
+    def context(
+        self,
+        state: State,
+        row: int,
+        sensor_id: str,
+        where: str,
+        level: int,
+        previous: int,
+        measures: Measures,
+        i: int,
+    ) -> TransitionContext:
+        """The :class:`TransitionContext` of reading ``i`` (batch order) of local ``row``."""
+        rows = np.array([row], dtype=np.int32)
+        thr = self._thresholds(state, rows)
+        sp = {k: float(state[f"sp_{k}"][row]) for k in self.sensor_keys}
+        extra = {k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in measures.extra.items()}
+        return TransitionContext(
+            sensor_id=sensor_id,
+            where=where,
+            level=int(level),
+            previous=int(previous),
+            score=float(measures.score[i]),
+            per_level=measures.per_level[i],
+            set_points=thr.set_points[0],
+            clear_points=thr.clear_points[0],
+            sustain=float(thr.sustain[0]),
+            sp=sp,
+            extra=extra,
+        )
+
+    def alert_value(self, ctx: TransitionContext) -> float | None:
+        """The measure reported in the alert's ``value`` (the score by default; None when not available)."""
+        return ctx.score if math.isfinite(ctx.score) else None
+
+    @abstractmethod
+    def describe(self, ctx: TransitionContext) -> str:
+        """A reason an operator can act on: what, where, how far over the set point, rule and source."""
+
+
+def measure_at(ctx: TransitionContext, level: int) -> float:
+    """The measure compared at ``level`` (1..4) for this reading."""
+    return float(ctx.per_level[level - 1])
+
+
+def stack_levels(*cols: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(n, 4)`` per-level measures from four columns (blue, yellow, orange, red)."""
+    if len(cols) != N_LEVELS:
+        raise ValueError("one column per level: blue, yellow, orange, red")
+    return np.stack(cols, axis=1)
+
+
+def quantity(x: float, unit: str, digits: int = 2) -> str:
+    """``57.3 %LEL``, ``86.2°``."""
+    return f"{fmt(x, digits)}{unit}" if unit.startswith("°") else f"{fmt(x, digits)} {unit}"
+
+
+def change_reason(
+    ctx: TransitionContext,
+    rule: str,
+    what: tuple[str, ...],
+    set_names: tuple[str, ...],
+    unit: str,
+    source: str,
+    detail: str = "",
+    digits: int = 2,
+) -> str:
+    """The common reason sentence of a level change.
+
+    Up: ``<what> <measure> at <where> ≥ <set name> <set point> by <excess> (<source>)<detail>``.
+    Down: ``<what> <measure> at <where> < <set name> clear point <clear> (<source>)<detail>``.
+    Both end with ``; <previous> → <level> [rule <rule>, sensor <id>]``. ``what`` and ``set_names`` are
+    indexed by level - 1.
+    """
+    k = ctx.level if ctx.rising else ctx.previous
+    m = measure_at(ctx, k)
+    if not math.isfinite(m):
+        head = f"{what[k - 1]} not computable at {ctx.where} ({source})"
+    elif ctx.rising:
+        s = float(ctx.set_points[k - 1])
+        head = (
+            f"{what[k - 1]} {quantity(m, unit, digits)} at {ctx.where} ≥ {set_names[k - 1]} "
+            f"{quantity(s, unit, digits)} by {quantity(m - s, unit, digits)} ({source})"
+        )
+    else:
+        c = float(ctx.clear_points[k - 1])
+        head = (
+            f"{what[k - 1]} {quantity(m, unit, digits)} at {ctx.where} < {set_names[k - 1]} clear point "
+            f"{quantity(c, unit, digits)} ({source})"
+        )
+    change = f"{level_label(ctx.previous)} → {level_label(ctx.level)}"
+    return f"{head}{detail}; {change} [rule {rule}, sensor {ctx.sensor_id}]"
+
+
+def previous_valid(
+    rows: NDArray[np.int32], valid: NDArray[np.bool_], x: NDArray[np.float64], carried: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """For each reading (sorted by row), the value of the same sensor's previous valid reading.
+
+    Within the batch that is the nearest earlier valid reading of the row; before the row's first valid
+    reading it is ``carried`` (the state's previous value, per reading). Vectorised forward fill.
+    """
+    n = rows.size
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    idx = np.where(valid, np.arange(n), -1)
+    last_upto = np.maximum.accumulate(idx)
+    before = np.r_[-1, last_upto[:-1]]
+    same_row = (before >= 0) & (rows[np.maximum(before, 0)] == rows)
+    return np.where(same_row, x[np.maximum(before, 0)], carried)
+
+
+def last_valid_per_row(rows: NDArray[np.int32], valid: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Index of the last valid reading of each row that has one (rows sorted)."""
+    vidx = np.flatnonzero(valid)
+    if vidx.size == 0:
+        return vidx
+    vr = rows[vidx]
+    return vidx[np.r_[vr[1:] != vr[:-1], True]]
