@@ -143,8 +143,11 @@ class DetectWorker:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-        self._alerts.flush()
-        self._dlq.flush(10)
+        try:
+            self._alerts.flush()
+            self._dlq.flush(10)
+        finally:
+            self._influx.close()
 
     # --- one batch ---------------------------------------------------------------------------------
 
