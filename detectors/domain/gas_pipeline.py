@@ -25,6 +25,7 @@ from detectors.domain.rule import (
     TransitionContext,
     change_reason,
     fmt,
+    readings_text,
 )
 
 
@@ -126,13 +127,13 @@ class PipelinePressureDrop(DomainRule[PipelinePressureDropParams]):
         e, sp = ctx.extra, ctx.sp
         if not np.isfinite(ctx.score):
             detail = (
-                f"; only {e['points']} readings in the {fmt(sp['rate_window_s'], 0)} s window "
+                f"; only {readings_text(e['points'])} in the {fmt(sp['rate_window_s'], 0)} s window "
                 f"(needs {int(sp['min_points'])}), rate not computable"
             )
         else:
             detail = (
                 f"; falling {fmt(-e['kpa_per_min'])} kPa/min of nominal {fmt(sp['nominal_kpa'])} kPa "
-                f"over {e['points']} readings in {fmt(sp['rate_window_s'], 0)} s"
+                f"over {readings_text(e['points'])} in {fmt(sp['rate_window_s'], 0)} s"
             )
             if ctx.rising:
                 detail += f", {int(ctx.sustain)} consecutive readings"

@@ -34,6 +34,7 @@ from detectors.domain.rule import (
     change_reason,
     fmt,
     level_label,
+    readings_text,
 )
 
 
@@ -164,7 +165,7 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
                 )
             else:
                 why = (
-                    f"{e['points']} readings spanning {fmt(e['span_ms'] / 1000, 0)} s in the "
+                    f"{readings_text(e['points'])} spanning {fmt(e['span_ms'] / 1000, 0)} s in the "
                     f"{fmt(sp['fit_window_s'], 0)} s fit window (needs ≥ {int(sp['min_points'])} "
                     f"readings over ≥ {fmt(sp['fit_window_s'] / 2, 0)} s)"
                 )
@@ -176,7 +177,7 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
         ratio = e["v_mm_per_h"] / sp["v_bar_mm_per_h"]
         detail = (
             f"; v {fmt(e['v_mm_per_h'], 3)} mm/h = {fmt(ratio, 1)} × v̄ {fmt(sp['v_bar_mm_per_h'], 3)} mm/h "
-            f"over {e['points']} readings in {fmt(sp['fit_window_s'], 0)} s"
+            f"over {readings_text(e['points'])} in {fmt(sp['fit_window_s'], 0)} s"
         )
         if ctx.rising:
             detail += f", {int(ctx.sustain)} consecutive readings"

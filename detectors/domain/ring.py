@@ -67,22 +67,24 @@ class PointRing:
         newest = state[self.newest_key][rows]
         ts = state[self.ts_key][rows]
         x = state[self.x_key][rows]
-        inside = (ts > (newest - window_ms)[:, None]) & (ts <= newest[:, None]) & (ts != EMPTY_TS)
-        n = inside.sum(axis=1)
+        seen = newest != EMPTY_TS
+        lo = np.where(seen, newest - window_ms, np.iinfo(np.int64).max)
+        inside = (ts > lo[:, None]) & (ts <= newest[:, None])
+        n = np.count_nonzero(inside, axis=1)
         oldest = np.where(inside, ts, np.iinfo(np.int64).max).min(axis=1)
         span_ms = np.where(n > 0, newest - oldest, 0)
+        # one pass of sums, with times in seconds relative to the newest reading (t = 0 is in the
+        # window, which keeps Σt² - (Σt)²/n well conditioned) and values relative to the last one stored
+        x_ref = x[np.arange(rows.size), (state[self.head_key][rows] - 1) % self.points]
+        t = np.where(inside, (ts - newest[:, None]) * 1e-3, 0.0)
+        xr = np.where(inside, x - x_ref[:, None], 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            # times in seconds relative to the newest reading, values relative to the window mean
-            t = np.where(inside, (ts - newest[:, None]).astype(np.float64) / 1000.0, 0.0)
-            xv = np.where(inside, x, 0.0)
             nf = n.astype(np.float64)
-            t_mean = t.sum(axis=1) / nf
-            x_mean = xv.sum(axis=1) / nf
-            dt = np.where(inside, t - t_mean[:, None], 0.0)
-            dx = np.where(inside, xv - x_mean[:, None], 0.0)
-            sxx = (dt * dt).sum(axis=1)
-            sxy = (dt * dx).sum(axis=1)
-            slope = np.where(sxx > 0, sxy / sxx, np.nan)
+            st, sx = t.sum(axis=1), xr.sum(axis=1)
+            stt = np.einsum("ij,ij->i", t, t)
+            sxx = stt - st * st / nf
+            sxy = np.einsum("ij,ij->i", t, xr) - st * sx / nf
+            slope = np.where(sxx > 1e-9 * stt, sxy / sxx, np.nan)
         return slope, n.astype(np.int64), span_ms.astype(np.int64)
 
 
@@ -114,15 +116,22 @@ class BinRing:
         """
         b = ts_ms // self.bin_ms
         head = state[self.head_key][rows]
-        bins = state[self.bins_key][rows]
-        new_head = np.where(head == NO_BIN, b, np.maximum(head, b))
-        # absolute bin index each ring position stands for after the move, and whether it is stale
-        held = new_head[:, None] - ((new_head[:, None] - self._positions[None, :]) % self.bins)
-        stale = (held > head[:, None]) | (head == NO_BIN)[:, None]
-        bins = np.where(stale, 0.0, bins)
+        empty = head == NO_BIN
+        new_head = np.where(empty, b, np.maximum(head, b))
+        moved = np.minimum(new_head - np.where(empty, new_head - self.bins, head), self.bins)
+        # clear the bins the move passes over: all of them after a long silence, else head+1 .. new_head
+        whole = moved >= self.bins
+        if whole.any():
+            state[self.bins_key][rows[whole]] = 0.0
+        part = np.flatnonzero((moved > 0) & ~whole)
+        if part.size:
+            r = rows[part]
+            offset = (self._positions[None, :] - (head[part] + 1)[:, None]) % self.bins
+            block = state[self.bins_key][r]
+            block[offset < moved[part][:, None]] = 0.0
+            state[self.bins_key][r] = block
         fits = b > new_head - self.bins
-        bins[np.flatnonzero(fits), (b[fits] % self.bins)] += x[fits]
-        state[self.bins_key][rows] = bins
+        state[self.bins_key][rows[fits], b[fits] % self.bins] += x[fits]
         state[self.head_key][rows] = new_head
 
     def trailing_sums(
@@ -130,10 +139,21 @@ class BinRing:
     ) -> NDArray[np.float64]:
         """``(m, len(widths))`` sums over the newest ``width`` bins of each row (the newest bin included)."""
         head = state[self.head_key][rows]
-        bins = state[self.bins_key][rows]
-        safe_head = np.where(head == NO_BIN, 0, head)
-        age = (safe_head[:, None] - self._positions[None, :]) % self.bins
+        newest = (np.where(head == NO_BIN, 0, head) % self.bins).astype(np.int64)
+        csum = np.cumsum(state[self.bins_key][rows], axis=1)
+        at = np.arange(rows.size)
+        upto_newest = csum[at, newest]
+        total = csum[:, -1]
         out = np.empty((rows.size, len(widths)), dtype=np.float64)
         for j, w in enumerate(widths):
-            out[:, j] = np.where(age < w, bins, 0.0).sum(axis=1)
-        return out
+            if w >= self.bins:
+                out[:, j] = total
+                continue
+            # circular range (newest - w, newest]: a prefix difference, wrapping past position 0
+            lo = newest - w
+            wrapped = lo < 0
+            out[:, j] = (
+                upto_newest - csum[at, np.where(wrapped, lo + self.bins, lo)] + np.where(wrapped, total, 0.0)
+            )
+        # prefix differences leave rounding residue (1e-15 mm where no rain fell): keep 1e-9 mm resolution
+        return np.maximum(np.round(out, 9), 0.0)

@@ -93,6 +93,11 @@ def fmt(x: float, digits: int = 2) -> str:
     return "0" if text == "-0" else text
 
 
+def readings_text(n: int) -> str:
+    """``1 reading``, ``12 readings``."""
+    return f"{int(n)} reading" if int(n) == 1 else f"{int(n)} readings"
+
+
 def level_label(level: int) -> str:
     return Level(int(level)).label
 
@@ -132,9 +137,6 @@ class DomainRule(Detector[P]):
 
     @abstractmethod
     def _init_measure_state(self, capacity: int) -> State: ...
-
-    def defaults(self) -> dict[str, float]:
-        return {k: float(getattr(self.params, k)) for k in self.sensor_keys}
 
     def configure(
         self, state: State, sensor_params: Sequence[Mapping[str, Any]], labels: Sequence[str]
@@ -290,7 +292,8 @@ def change_reason(
     """The common reason sentence of a level change.
 
     Up: ``<what> <measure> at <where> ≥ <set name> <set point> by <excess> (<source>)<detail>``.
-    Down: ``<what> <measure> at <where> < <set name> clear point <clear> (<source>)<detail>``.
+    Down: ``<what> <measure> at <where> < <set name> clear point <clear> (<source>)<detail>`` (just
+    ``<set name> <set point>`` when the level has no hysteresis).
     Both end with ``; <previous> → <level> [rule <rule>, sensor <id>]``. ``what`` and ``set_names`` are
     indexed by level - 1.
     """
@@ -306,8 +309,9 @@ def change_reason(
         )
     else:
         c = float(ctx.clear_points[k - 1])
+        point = "" if c == float(ctx.set_points[k - 1]) else " clear point"  # no hysteresis: the set point
         head = (
-            f"{what[k - 1]} {quantity(m, unit, digits)} at {ctx.where} < {set_names[k - 1]} clear point "
+            f"{what[k - 1]} {quantity(m, unit, digits)} at {ctx.where} < {set_names[k - 1]}{point} "
             f"{quantity(c, unit, digits)} ({source})"
         )
     change = f"{level_label(ctx.previous)} → {level_label(ctx.level)}"
