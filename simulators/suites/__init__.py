@@ -1,0 +1,1 @@
+"""Labelled scenario suites per sensor family, scored by simulators.suites.harness."""
