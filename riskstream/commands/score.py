@@ -136,7 +136,7 @@ def parse_overrides(items: Sequence[str]) -> AnomalyParams:
         try:
             changes[name] = kind(text.strip()) if kind in (int, float) else text.strip()
         except ValueError as exc:
-            raise ValueError(f"--set {item!r}: {name} needs a {kind.__name__}") from exc
+            raise ValueError(f"--set {item!r}: {name} must be of type {kind.__name__}") from exc
     return AnomalyParams(**changes)
 
 
