@@ -84,6 +84,34 @@ ELEVATOR_DEFAULTS: dict[str, float] = {
     "red_ratio": 1.4,
     "clear_ratio": 1.1,
 }
+#: set points of the elevator status rules beyond overspeed (trapped passenger, stopped outside the door
+#: zone, door open while moving, heartbeat loss; detectors/domain/elevator_*.py)
+ELEVATOR_STATUS_DEFAULTS: dict[str, float] = {
+    "trap_in_zone_s": 45.0,
+    "trap_outside_zone_s": 30.0,
+    "presence_debounce_s": 10.0,
+    "rescue_orange_s": 1800.0,
+    "rescue_red_s": 3600.0,
+    "stopped_below_mps": 0.05,
+    "stale_after_s": 180.0,
+    "stopped_outside_s": 45.0,
+    "door_confirm_s": 10.0,
+    "door_confirm_readings": 3,
+    "relevel_max_mps": 0.3,
+    "heartbeat_s": 60.0,
+    "heartbeat_loss_factor": 3.0,
+}
+#: set points of the ride-vibration rule (GB/T 10058 limits [M], levels [P])
+ELEVATOR_VIBRATION_DEFAULTS: dict[str, float] = {
+    "z_pkpk_limit": 0.30,
+    "xy_pkpk_limit": 0.20,
+    "z_a95_limit": 0.20,
+    "xy_a95_limit": 0.15,
+    "vib_orange_ratio": 2.0,
+    "vib_clear_ratio": 0.9,
+    "vib_sustain_readings": 2,
+    "motion_floor_mps2": 0.04,
+}
 LANDSLIDE_DEFAULTS: dict[str, float] = {
     "v_bar_mm_per_h": 0.0,
     "fit_window_s": 600.0,
@@ -259,11 +287,12 @@ def _params(kind: str, rng: np.random.Generator) -> dict[str, Any]:
     if kind == "elevator_status":
         return {
             **ELEVATOR_DEFAULTS,
+            **ELEVATOR_STATUS_DEFAULTS,
             "rated_speed_mps": float(rng.choice([1.0, 1.0, 1.5, 1.75, 2.5])),
             "floors": int(rng.integers(6, 34)),
         }
     if kind == "elevator_vibration":
-        return {"z_pkpk_limit": 0.30, "xy_pkpk_limit": 0.20}
+        return dict(ELEVATOR_VIBRATION_DEFAULTS)  # z/xy pk-pk limits first, as before
     raise ValueError(f"no simulator params for kind {kind!r}")
 
 

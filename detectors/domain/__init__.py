@@ -7,6 +7,15 @@ comes from the shared :class:`detectors.domain.policy.LevelLatch` with per-senso
 from __future__ import annotations
 
 from detectors.domain.elevator import ElevatorOverspeed, ElevatorOverspeedParams
+from detectors.domain.elevator_heartbeat import ElevatorHeartbeatLoss, ElevatorHeartbeatLossParams
+from detectors.domain.elevator_motion import (
+    ElevatorDoorOpenMoving,
+    ElevatorDoorOpenMovingParams,
+    ElevatorStoppedOutsideZone,
+    ElevatorStoppedOutsideZoneParams,
+)
+from detectors.domain.elevator_ride import ElevatorRideVibration, ElevatorRideVibrationParams
+from detectors.domain.elevator_trap import ElevatorTrappedPassenger, ElevatorTrappedPassengerParams
 from detectors.domain.gas_pipeline import PipelinePressureDrop, PipelinePressureDropParams
 from detectors.domain.geohazard import LandslideTangentAngle, LandslideTangentAngleParams
 from detectors.domain.hazchem import GasTwoStage, GasTwoStageParams
@@ -16,8 +25,18 @@ from detectors.domain.rule import DomainRule, Measures, RuleOutput, SensorParamE
 
 __all__ = [
     "DomainRule",
+    "ElevatorDoorOpenMoving",
+    "ElevatorDoorOpenMovingParams",
+    "ElevatorHeartbeatLoss",
+    "ElevatorHeartbeatLossParams",
     "ElevatorOverspeed",
     "ElevatorOverspeedParams",
+    "ElevatorRideVibration",
+    "ElevatorRideVibrationParams",
+    "ElevatorStoppedOutsideZone",
+    "ElevatorStoppedOutsideZoneParams",
+    "ElevatorTrappedPassenger",
+    "ElevatorTrappedPassengerParams",
     "GasTwoStage",
     "GasTwoStageParams",
     "LandslideTangentAngle",
@@ -42,6 +61,11 @@ def default_rules() -> tuple[DomainRule, ...]:
         GasTwoStage(),
         Rainstorm(),
         ElevatorOverspeed(),
+        ElevatorTrappedPassenger(),
+        ElevatorStoppedOutsideZone(),
+        ElevatorDoorOpenMoving(),
+        ElevatorRideVibration(),
+        ElevatorHeartbeatLoss(),
         LandslideTangentAngle(),
         PipelinePressureDrop(),
     )
