@@ -125,7 +125,8 @@ def a95_from_top(top_desc: NDArray[np.float64], n: NDArray[np.int64]) -> NDArray
     rows = np.arange(m)
     lo = top_desc[rows, c]
     hi = top_desc[rows, np.maximum(c - 1, 0)]
-    out = lo + frac * (hi - lo)
+    with np.errstate(invalid="ignore"):  # rows with n = 0 hold only -inf
+        out = lo + frac * (hi - lo)
     return np.where(n > 0, out, np.nan)
 
 
