@@ -111,6 +111,7 @@ ELEVATOR_VIBRATION_DEFAULTS: dict[str, float] = {
     "vib_clear_ratio": 0.9,
     "vib_sustain_readings": 2,
     "motion_floor_mps2": 0.04,
+    "min_trip_readings": 2,
 }
 LANDSLIDE_DEFAULTS: dict[str, float] = {
     "v_bar_mm_per_h": 0.0,

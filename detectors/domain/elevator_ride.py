@@ -19,7 +19,10 @@ Two parts:
 * :class:`ElevatorRideVibration`, the rule, works on the reported ``z_pkpk, xy_pkpk`` per period. A trip
   is a run of readings with ``z_pkpk ≥ motion_floor_mps2`` (a car at rest reads its noise floor); when
   it ends, the trip's A95 per axis is the 95th percentile (linear interpolation, as ``numpy.percentile``)
-  of its per-period values.
+  of its per-period values. A run shorter than ``min_trip_readings`` (2) is a jolt (door slam, someone
+  jumping), not a ride, and gets no A95. With a few report periods per trip the A95 is close to the
+  trip's largest period value; an ISO 18738 A95 over every half-cycle is smoother (a sensor box or
+  gateway with raw samples computes it with the helpers above).
 
 Levels **[P]** (GB/T 10058 is an acceptance test, not a warning scale): blue when the last trip's A95
 exceeds its limit on either axis (ride quality degraded: schedule maintenance); yellow when the per-period
@@ -146,6 +149,7 @@ class ElevatorRideVibrationParams:
     vib_clear_ratio: float = 0.9
     vib_sustain_readings: float = 2
     motion_floor_mps2: float = 0.04
+    min_trip_readings: float = 2
     top_k: int = 16
 
 
@@ -174,8 +178,9 @@ class ElevatorRideVibration(DomainRule[ElevatorRideVibrationParams]):
         "vib_clear_ratio",
         "vib_sustain_readings",
         "motion_floor_mps2",
+        "min_trip_readings",
     )
-    count_keys: ClassVar[tuple[str, ...]] = ("vib_sustain_readings",)
+    count_keys: ClassVar[tuple[str, ...]] = ("vib_sustain_readings", "min_trip_readings")
 
     def __init__(self, params: ElevatorRideVibrationParams | None = None) -> None:
         super().__init__(params or ElevatorRideVibrationParams())
@@ -265,6 +270,11 @@ class ElevatorRideVibration(DomainRule[ElevatorRideVibrationParams]):
         moving = z >= state["sp_motion_floor_mps2"][rows]
         trip_n = state["trip_n"][rows]
         ends = rows[~moving & (trip_n > 0)]
+        short = ends[state["trip_n"][ends] < state["sp_min_trip_readings"][ends]]
+        state["top_z"][short] = -np.inf  # a jolt (door slam, someone jumping), not a ride: no A95
+        state["top_xy"][short] = -np.inf
+        state["trip_n"][short] = 0
+        ends = ends[state["trip_n"][ends] > 0]
         if ends.size:
             tz = -np.sort(-state["top_z"][ends], axis=1)
             txy = -np.sort(-state["top_xy"][ends], axis=1)

@@ -70,8 +70,10 @@ def trip(z: Sequence[float], xy: float = 0.05) -> list[tuple[float, float]]:
 @pytest.mark.parametrize(
     ("z", "level"),
     [
-        ([0.20], BLUE),  # one reading in motion: A95 = 0.20 exactly
-        ([0.199], NORMAL),
+        ([0.20, 0.20], BLUE),  # A95 = 0.20 exactly
+        ([0.199, 0.199], NORMAL),
+        ([0.15, 0.203], BLUE),  # n = 2: A95 = 0.15 + 0.95 · 0.053 = 0.20035, just above
+        ([0.15, 0.2], NORMAL),  # A95 = 0.1975: the largest period at 0.20 is not enough
         ([0.1] * 19 + [0.25, 0.25], BLUE),  # n = 21: A95 = 2nd largest = 0.25
         ([0.1] * 20 + [0.25], NORMAL),  # A95 = 0.1 + 0.0 … interpolated below 0.20
         ([0.21, 0.22, 0.21, 0.22, 0.23], BLUE),  # all under 0.30, A95 over 0.20
@@ -84,6 +86,14 @@ def test_a95_per_trip(z: list[float], level: int) -> None:
     assert out.levels[-1] == level
     want = float(np.percentile(z, 95))
     assert out.measures.per_level[-1, 0] == pytest.approx(want / 0.20)
+
+
+def test_a_one_reading_jolt_is_not_a_trip() -> None:
+    out = run([REST, (0.45, 0.05), REST, REST, REST])  # door slam at rest: one period over the floor
+    assert out.levels.max() == NORMAL
+    assert np.isnan(out.measures.per_level[-1, 0])
+    out = run([REST, (0.45, 0.05), REST, REST], params={"min_trip_readings": 1})
+    assert out.levels[-1] == BLUE
 
 
 def test_horizontal_a95() -> None:
