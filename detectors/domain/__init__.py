@@ -17,8 +17,28 @@ from detectors.domain.elevator_motion import (
 from detectors.domain.elevator_ride import ElevatorRideVibration, ElevatorRideVibrationParams
 from detectors.domain.elevator_trap import ElevatorTrappedPassenger, ElevatorTrappedPassengerParams
 from detectors.domain.gas_pipeline import PipelinePressureDrop, PipelinePressureDropParams
+from detectors.domain.gas_pipeline_band import PipelinePressureBand, PipelinePressureBandParams
+from detectors.domain.gas_pipeline_drop_sigma import (
+    PipelinePressureDropSigma,
+    PipelinePressureDropSigmaParams,
+)
+from detectors.domain.gas_pipeline_methane import (
+    TunnelMethane,
+    TunnelMethaneParams,
+    WellMethane,
+    WellMethaneParams,
+)
+from detectors.domain.gas_pipeline_night import PipelineNightMinimum, PipelineNightMinimumParams
 from detectors.domain.geohazard import LandslideTangentAngle, LandslideTangentAngleParams
 from detectors.domain.hazchem import GasTwoStage, GasTwoStageParams
+from detectors.domain.hazchem_runaway import (
+    TankPressureRise,
+    TankPressureRiseParams,
+    TankTemperatureRise,
+    TankTemperatureRiseParams,
+)
+from detectors.domain.hazchem_tank_level import TankLevelLimits, TankLevelLimitsParams
+from detectors.domain.hazchem_toxic import ToxicGasTwoStage, ToxicGasTwoStageParams
 from detectors.domain.policy import LevelLatch, LevelThresholds
 from detectors.domain.rainfall import Rainstorm, RainstormParams
 from detectors.domain.rule import DomainRule, Measures, RuleOutput, SensorParamError, TransitionContext
@@ -44,13 +64,31 @@ __all__ = [
     "LevelLatch",
     "LevelThresholds",
     "Measures",
+    "PipelineNightMinimum",
+    "PipelineNightMinimumParams",
+    "PipelinePressureBand",
+    "PipelinePressureBandParams",
     "PipelinePressureDrop",
     "PipelinePressureDropParams",
+    "PipelinePressureDropSigma",
+    "PipelinePressureDropSigmaParams",
     "Rainstorm",
     "RainstormParams",
     "RuleOutput",
     "SensorParamError",
+    "TankLevelLimits",
+    "TankLevelLimitsParams",
+    "TankPressureRise",
+    "TankPressureRiseParams",
+    "TankTemperatureRise",
+    "TankTemperatureRiseParams",
+    "ToxicGasTwoStage",
+    "ToxicGasTwoStageParams",
     "TransitionContext",
+    "TunnelMethane",
+    "TunnelMethaneParams",
+    "WellMethane",
+    "WellMethaneParams",
     "default_rules",
 ]
 
@@ -68,4 +106,13 @@ def default_rules() -> tuple[DomainRule, ...]:
         ElevatorHeartbeatLoss(),
         LandslideTangentAngle(),
         PipelinePressureDrop(),
+        ToxicGasTwoStage(),
+        TankLevelLimits(),
+        TankTemperatureRise(),
+        TankPressureRise(),
+        WellMethane(),
+        TunnelMethane(),
+        PipelinePressureBand(),
+        PipelinePressureDropSigma(),
+        PipelineNightMinimum(),
     )

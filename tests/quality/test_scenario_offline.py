@@ -16,7 +16,7 @@ import pytest
 from detectors.engine import Engine
 from riskstream.registry import Registry
 from riskstream.schemas import Alert, AlertEvent, Channel, Level
-from simulators.scenario import Scenario
+from simulators.scenario import RULE_KINDS, Scenario
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "registry.example.csv"
 
@@ -43,7 +43,15 @@ def assert_matches_labels(sc: Scenario, alerts: list[Alert]) -> None:
     top = highest_levels(alerts)
     want = {(i.sensor_id, i.rule): int(i.level) for i in sc.expected()}
     missed = {k: (Level(v).label, Level(top.get(k, 0)).label) for k, v in want.items() if top.get(k, 0) != v}
-    unexpected = {k: Level(v).label for k, v in top.items() if k not in want and v > 0}
+    # the scenario labels the rules of RULE_KINDS; another rule may also see an incident's physical event
+    # (a deep pressure drop is out of band too): that is scored by the family suites (simulators/suites),
+    # but no rule may alert on a sensor where nothing was injected
+    incident_sensors = {sid for sid, _ in want}
+    unexpected = {
+        k: Level(v).label
+        for k, v in top.items()
+        if k not in want and v > 0 and (k[1] in RULE_KINDS or k[0] not in incident_sensors)
+    }
     assert missed == {}, f"incidents not at their level (expected, got): {missed}"
     assert unexpected == {}, f"alerts where no incident was injected: {unexpected}"
 
@@ -56,6 +64,8 @@ def test_default_scenario_offline(seed: int) -> None:
     by_key = {(i.sensor_id, i.rule): i for i in sc.expected()}
     for a in alerts:
         assert a.event == AlertEvent.TRANSITION and a.config_version == "1"
+        if a.rule not in RULE_KINDS:  # an unlabelled rule on an incident sensor (see assert_matches_labels)
+            continue
         inc = by_key[(a.sensor_id, a.rule)]
         if a.previous_level == "normal":  # raised while the disturbance is in the signal
             assert inc.start_ts_ms <= a.ts_ms <= inc.end_ts_ms, (a, inc)

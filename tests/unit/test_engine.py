@@ -24,7 +24,7 @@ def sensor(sensor_id: str, kind: str, site: str = "", area: str = "area-1", **pa
 
 SENSORS = [
     sensor("gas-1", "combustible_gas", "tank-farm-3"),
-    sensor("tox-1", "toxic_gas", "tank-farm-3"),  # no rule in v1
+    sensor("flow-1", "pipeline_flow", "station-4", area="area-5"),  # a kind without rules
     sensor("gas-2", "combustible_gas", "tank-farm-4", first_alarm_lel=20, second_alarm_lel=40),
     sensor("rain-1", "rain_gauge", "north-park", area="area-2"),
     sensor("lift-1", "elevator_status", "building-9", area="area-3", rated_speed_mps=2.0),
@@ -51,7 +51,7 @@ def scenario() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for i, x in enumerate([5, 13, 26, 49, 57.3, 60, 47, 20, 5]):
         add("gas-1", i * 10_000, x)
         add("gas-2", i * 10_000 + 1, x * 0.8)
-        add("tox-1", i * 10_000 + 2, 3.0)
+        add("flow-1", i * 10_000 + 2, 3.0)
     for i, mm in enumerate([0, 20, 35, 50, 0]):
         add("rain-1", i * 600_000, mm)
     for i, v in enumerate([1.0, 2.5, 2.9, 2.9, 2.0, 1.0]):
@@ -82,7 +82,7 @@ def test_end_to_end_alerts() -> None:
         ("gnss-1", "landslide_tangent_angle"),
         ("pres-1", "pipeline_pressure_drop"),
     }
-    assert not any(a.sensor_id == "tox-1" for a in alerts)
+    assert not any(a.sensor_id == "flow-1" for a in alerts)
     gas1 = [(a.previous_level, a.level) for a in alerts if a.sensor_id == "gas-1"]
     assert gas1 == [
         ("normal", "blue"),
@@ -174,7 +174,7 @@ def test_process_never_mutates_inputs_or_state() -> None:
 def test_readings_of_kinds_without_rules_only_move_event_time() -> None:
     eng = Engine(registry())
     state = eng.init_state()
-    alerts, new = eng.process(state, [ROW["tox-1"]], [T0 + 5], [[1e6]])
+    alerts, new = eng.process(state, [ROW["flow-1"]], [T0 + 5], [[1e6]])
     assert alerts == [] and new.max_ts_ms == T0 + 5
     assert eng.init_state().max_ts_ms == -1
 
