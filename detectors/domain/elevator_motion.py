@@ -179,7 +179,14 @@ class ElevatorDoorOpenMoving(ElevatorStatusRule[ElevatorDoorOpenMovingParams]):
         "stale_after_s",
     )
     count_keys: ClassVar[tuple[str, ...]] = ("door_confirm_readings",)
-    extra_names: ClassVar[tuple[str, ...]] = ("open_s", "readings", "speed_mps", "in_zone", "occupied")
+    extra_names: ClassVar[tuple[str, ...]] = (
+        "open_s",
+        "readings",
+        "speed_mps",
+        "door_open",
+        "in_zone",
+        "occupied",
+    )
 
     def __init__(self, params: ElevatorDoorOpenMovingParams | None = None) -> None:
         super().__init__(params or ElevatorDoorOpenMovingParams())
@@ -234,6 +241,7 @@ class ElevatorDoorOpenMoving(ElevatorStatusRule[ElevatorDoorOpenMovingParams]):
                 "open_s": open_s,
                 "readings": count.astype(float),
                 "speed_mps": car.speed,
+                "door_open": car.door_open.astype(float),
                 "in_zone": car.in_zone.astype(float),
                 "occupied": car.occupied.astype(float),
             },
@@ -260,7 +268,6 @@ class ElevatorDoorOpenMoving(ElevatorStatusRule[ElevatorDoorOpenMovingParams]):
                 f"car at {fmt(x['speed_mps'])} m/s {zone}, {who}; stop the lift and check the door lock "
                 f"circuit (possible unintended car movement){tail}"
             )
-        return (
-            f"door open while moving ended at {ctx.where}: car at {fmt(x['speed_mps'])} m/s {zone}, "
-            f"door/speed back to normal{tail}"
-        )
+        now = "door closed" if x["door_open"] < 0.5 else "car stopped, door open"
+        speed = fmt(x["speed_mps"])
+        return f"door open while moving ended at {ctx.where}: {now}, car at {speed} m/s {zone}{tail}"

@@ -303,6 +303,12 @@ class ElevatorRideVibration(DomainRule[ElevatorRideVibrationParams]):
             state["sp_vib_sustain_readings"][rows],
         )
 
+    def alert_value(self, ctx: TransitionContext) -> float | None:
+        """The measure of the level that changed: the trip's A95 ratio for blue, else the pk-pk ratio."""
+        k = ctx.level if ctx.rising else ctx.previous
+        v = float(ctx.per_level[k - 1])
+        return v if np.isfinite(v) else None
+
     def describe(self, ctx: TransitionContext) -> str:
         x, sp = ctx.extra, ctx.sp
         change = f"{level_label(ctx.previous)} → {level_label(ctx.level)}"
@@ -337,7 +343,14 @@ class ElevatorRideVibration(DomainRule[ElevatorRideVibrationParams]):
                 f"{readings_text(int(sp['vib_sustain_readings']))}; {other} {fmt(float(x[other]), 3)} m/s²; "
                 f"{advice}{tail}"
             )
+        still = ""
+        if ctx.level == 1:
+            a_axis = "xy" if x["a95_axis_xy"] >= 0.5 else "z"
+            still = (
+                f"; the trip's A95 {a_axis} {fmt(float(x[f'a95_{a_axis}']), 3)} m/s² is over its limit "
+                f"{fmt(sp[f'{a_axis}_a95_limit'], 3)} m/s², so blue holds"
+            )
         return (
             f"car vibration {axis} pk-pk {fmt(val, 3)} m/s² ({fmt(ratio)} × limit) at {ctx.where} < clear "
-            f"point {fmt(sp['vib_clear_ratio'])} × limit {fmt(limit, 3)} m/s²{tail}"
+            f"point {fmt(sp['vib_clear_ratio'])} × limit {fmt(limit, 3)} m/s²{still}{tail}"
         )
