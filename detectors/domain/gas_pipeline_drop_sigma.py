@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import Batch, State
-from detectors.domain.policy import LevelThresholds
+from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import PointRing
 from detectors.domain.rule import (
     DomainRule,
@@ -173,7 +173,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
                 state["learn_var"][lr] = (1.0 - alpha) * (var[learn] + alpha * d * d)
         rows = batch.rows
         with np.errstate(invalid="ignore"):
-            floor_ok = rate >= state["sp_floor_pct_per_min"][rows]
+            floor_ok = rate >= state["sp_floor_pct_per_min"][rows] * (1.0 - SET_POINT_RTOL)
         gate = np.repeat(floor_ok[:, None], 4, axis=1)
         return Measures(
             score=z,

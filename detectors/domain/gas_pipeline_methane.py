@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import Batch, State, copy_state
-from detectors.domain.policy import LevelThresholds
+from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import PointRing
 from detectors.domain.rule import (
     DomainRule,
@@ -268,8 +268,8 @@ class WellMethane(MethaneTrend[WellMethaneParams]):
         x, valid, trend, lowest = self._trend_measures(state, batch, steps)
         rows = batch.rows
         with np.errstate(invalid="ignore"):
-            rising = trend >= state["sp_rising_lel_per_min"][rows]
-            high = x >= state["sp_red_lel"][rows]
+            rising = trend >= state["sp_rising_lel_per_min"][rows] * (1.0 - SET_POINT_RTOL)
+            high = x >= state["sp_red_lel"][rows] * (1.0 - SET_POINT_RTOL)
         gate = np.ones((len(batch), 4), dtype=bool)
         gate[:, 3] = rising | high
         return Measures(
@@ -415,8 +415,8 @@ class TunnelMethane(MethaneTrend[TunnelMethaneParams]):
         x, valid, trend, _ = self._trend_measures(state, batch, steps)
         rows = batch.rows
         with np.errstate(invalid="ignore"):
-            rising = trend >= state["sp_rising_lel_per_min"][rows]
-            high = x >= state["sp_red_lel"][rows]
+            rising = trend >= state["sp_rising_lel_per_min"][rows] * (1.0 - SET_POINT_RTOL)
+            high = x >= state["sp_red_lel"][rows] * (1.0 - SET_POINT_RTOL)
         gate = np.ones((len(batch), 4), dtype=bool)
         gate[:, 3] = rising | high
         return Measures(

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State
 from detectors.domain.hazchem_mhs import MHS_KEYS, MhsWeighted
-from detectors.domain.policy import LevelThresholds
+from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import PointRing
 from detectors.domain.rule import (
     Measures,
@@ -130,7 +130,7 @@ class TankLevelLimits(MhsWeighted[TankLevelLimitsParams]):
         rows = batch.rows
         per_min = np.where(points >= state["sp_trend_min_points"][rows], slope * 60.0, np.nan)
         with np.errstate(invalid="ignore"):
-            rising = per_min >= state["sp_rising_pct_per_min"][rows]
+            rising = per_min >= state["sp_rising_pct_per_min"][rows] * (1.0 - SET_POINT_RTOL)
         h, hh = state["sp_high_pct"][rows], state["sp_high_high_pct"][rows]
         lo, ll = state["sp_low_pct"][rows], state["sp_low_low_pct"][rows]
         over_hh = x - hh
