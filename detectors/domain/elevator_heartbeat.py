@@ -10,8 +10,9 @@ may have been shut in while nobody watched, e.g. a power cut 停电 with the mon
 **Evaluated when the next reading arrives.** A rule only runs on readings, so it measures the silence a
 reading *ends*: the alert comes when the monitor reports again, and says how long it was silent. The
 wall-clock part (raising while the silence lasts) is the alarm lifecycle's deadman on the
-``sensor_fault`` channel. The level clears at the next reading that follows its predecessor in time.
-Every reading is a sign of life, whatever its values.
+``sensor_fault`` channel. The level holds until the monitor has reported for one heartbeat interval
+without such a gap (so a debounce of the alarm lifecycle shorter than ``heartbeat_s`` still sees it),
+then clears. Every reading is a sign of life, whatever its values.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State
 from detectors.domain.elevator_common import FLAG_AT, HEARTBEAT_S, duration_text
-from detectors.domain.policy import LevelThresholds
+from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import DomainRule, Measures, SensorParamError, TransitionContext, fmt, level_label
 
@@ -62,6 +63,9 @@ class ElevatorHeartbeatLoss(DomainRule[ElevatorHeartbeatLossParams]):
         return {
             "newest_ts": np.full(capacity, EMPTY_TS, dtype=np.int64),
             "shut_in": np.zeros(capacity, dtype=bool),
+            "loss_end_ts": np.full(capacity, EMPTY_TS, dtype=np.int64),
+            "loss_s": np.zeros(capacity, dtype=np.float64),
+            "loss_shut": np.zeros(capacity, dtype=bool),
         }
 
     def _check_sensor_columns(self, state: State, labels: Sequence[str]) -> None:
@@ -78,31 +82,45 @@ class ElevatorHeartbeatLoss(DomainRule[ElevatorHeartbeatLossParams]):
         n = len(batch)
         values = batch.values if batch.values.ndim == 2 else batch.values[:, None]
         gap = np.full(n, np.nan)
+        silence = np.full(n, np.nan)  # the silence the level stands for (the last loss while it holds)
         shut_before = np.zeros(n, dtype=bool)
         valid = np.zeros(n, dtype=bool)
         newest, shut_in = state["newest_ts"], state["shut_in"]
+        loss_end, loss_s, loss_shut = state["loss_end_ts"], state["loss_s"], state["loss_shut"]
         for idx in steps:
             rows, ts = batch.rows[idx], batch.ts_ms[idx]
             prev = newest[rows]
             in_order = ts >= prev
             seen = in_order & (prev != EMPTY_TS)
             sel, r = idx[in_order], rows[in_order]
-            gap[idx[seen]] = (ts[seen] - prev[seen]) / 1000.0
+            g = (ts[seen] - prev[seen]) / 1000.0
+            gap[idx[seen]] = g
             valid[idx[seen]] = True
             shut_before[idx] = shut_in[rows]
             newest[r] = ts[in_order]
+            # a loss is remembered until the monitor has reported for one heartbeat interval again
+            rs, ts_s = rows[seen], ts[seen]
+            limit = state["sp_heartbeat_s"][rs] * state["sp_heartbeat_loss_factor"][rs]
+            lost = g >= limit - SET_POINT_RTOL * np.maximum(limit, 1.0)
+            loss_end[rs[lost]] = ts_s[lost]
+            loss_s[rs[lost]] = g[lost]
+            loss_shut[rs[lost]] = shut_in[rs[lost]]
+            hold_ms = state["sp_heartbeat_s"][rs] * 1000.0
+            recent = (loss_end[rs] != EMPTY_TS) & ((ts_s - loss_end[rs]) < hold_ms)
+            silence[idx[seen]] = np.where(recent, loss_s[rs], g)
+            shut_before[idx[seen]] = np.where(recent, loss_shut[rs], shut_before[idx[seen]])
             v = values[sel]
             if v.shape[1] >= 4:
                 known = np.isfinite(v[:, 1]) & np.isfinite(v[:, 3])
                 now_shut = (v[:, 3] >= FLAG_AT) & (v[:, 1] < FLAG_AT)
                 shut_in[r[known]] = now_shut[known]
-        yellow = np.where(shut_before, gap, np.nan)
+        yellow = np.where(shut_before, silence, np.nan)
         nan = np.full(n, np.nan)
         return Measures(
             score=gap,
-            per_level=np.stack([gap, yellow, nan, nan], axis=1),
+            per_level=np.stack([silence, yellow, nan, nan], axis=1),
             valid=valid,
-            extra={"gap_s": gap, "shut_in_before": shut_before.astype(float)},
+            extra={"gap_s": gap, "silence_s": silence, "shut_in_before": shut_before.astype(float)},
         )
 
     def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds:
@@ -116,7 +134,7 @@ class ElevatorHeartbeatLoss(DomainRule[ElevatorHeartbeatLossParams]):
         limit = sp["heartbeat_s"] * sp["heartbeat_loss_factor"]
         change = f"{level_label(ctx.previous)} → {level_label(ctx.level)}"
         tail = f" ({self.source}); {change} [rule {self.name}, sensor {ctx.sensor_id}]"
-        gap = float(x["gap_s"])
+        gap = float(x["silence_s"] if ctx.rising else x["gap_s"])
         if ctx.rising:
             last = (
                 "last status before it: passenger in a closed car, check nobody is still shut in"
@@ -129,6 +147,6 @@ class ElevatorHeartbeatLoss(DomainRule[ElevatorHeartbeatLossParams]):
                 f"{duration_text(limit)} by {duration_text(gap - limit)}, reporting again now; {last}{tail}"
             )
         return (
-            f"lift monitor reporting regularly again at {ctx.where}: {duration_text(gap)} since its previous "
-            f"status < {duration_text(limit)}{tail}"
+            f"lift monitor reporting regularly again at {ctx.where} for {duration_text(sp['heartbeat_s'])}: "
+            f"{duration_text(gap)} since its previous status < {duration_text(limit)}{tail}"
         )

@@ -1,6 +1,6 @@
 """elevator_heartbeat_loss: no status within 3 × the 60 s firmware heartbeat [S-code] → blue; yellow when
 the last status before the silence showed a passenger in a closed car; evaluated when the next reading
-arrives; clears at the next regular reading."""
+arrives; holds until the monitor has reported for one heartbeat interval again."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def test_three_heartbeats(gap_s: float, level: int) -> None:
     assert np.isnan(out.scores[0]) and out.scores[2] == pytest.approx(gap_s)
 
 
+def test_level_holds_for_one_heartbeat_after_the_silence() -> None:
+    times = [0.0, 200.0, 205.0, 259.999, 260.0, 265.0]
+    out = run(times, [IDLE] * len(times))
+    assert out.levels.tolist() == [NORMAL, BLUE, BLUE, BLUE, NORMAL, NORMAL]
+    # a second silence during the hold starts a new one
+    times = [0.0, 200.0, 230.0, 430.0, 470.0, 490.0]
+    out = run(times, [IDLE] * len(times))
+    assert out.levels.tolist() == [NORMAL, BLUE, BLUE, BLUE, BLUE, NORMAL]
+
+
 def test_silence_with_a_passenger_shut_in_is_yellow() -> None:
     assert run([0.0, 5.0, 300.0], [RIDING, RIDING, IDLE]).levels.tolist() == [NORMAL, NORMAL, YELLOW]
     # door open at the last status: the passenger could walk out
@@ -72,9 +82,9 @@ def test_per_sensor_interval_and_bad_params() -> None:
 def test_reason() -> None:
     rule = ElevatorHeartbeatLoss()
     state = rule.configure(rule.init_state(1), [{}], ["el-es-0002"])
-    ts = T0 + np.array([0, 250_000, 255_000])
-    out = rule.evaluate(state, Batch.of([0, 0, 0], ts, np.array([RIDING, IDLE, IDLE], float)))
-    assert out.levels.tolist() == [NORMAL, YELLOW, NORMAL]
+    ts = T0 + np.array([0, 250_000, 255_000, 310_000])
+    out = rule.evaluate(state, Batch.of([0] * 4, ts, np.array([RIDING, IDLE, IDLE, IDLE], float)))
+    assert out.levels.tolist() == [NORMAL, YELLOW, YELLOW, NORMAL]
     up = rule.describe(rule.context(out.state, 0, "el-es-0002", "bldg-102", YELLOW, NORMAL, out.measures, 1))
     assert up.startswith(
         "no status from the lift monitor for 4 min 10 s at bldg-102 ≥ 3 × 1 min heartbeat = 3 min "
@@ -82,6 +92,7 @@ def test_reason() -> None:
     )
     assert "passenger in a closed car" in up and "[S-code]" in up
     down = rule.describe(
-        rule.context(out.state, 0, "el-es-0002", "bldg-102", NORMAL, YELLOW, out.measures, 2)
+        rule.context(out.state, 0, "el-es-0002", "bldg-102", NORMAL, YELLOW, out.measures, 3)
     )
-    assert "reporting regularly again" in down and "yellow → normal" in down
+    assert "reporting regularly again at bldg-102 for 1 min: 55 s since its previous status" in down
+    assert "yellow → normal" in down
