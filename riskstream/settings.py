@@ -56,6 +56,10 @@ class KafkaSettings(BaseModel):
     model_config = _STRICT
     bootstrap_servers: str = f"127.0.0.1:{DEFAULT_KAFKA_PORT}"
     group_id: str = "riskstream-detect"
+    # Static group membership (group.instance.id) for detector workers: a restarted worker takes its
+    # place back at once instead of waiting for the dead member's session to expire. Give every
+    # worker its own id; empty = "<group_id>@<hostname>".
+    instance_id: str = ""
     # Short session timeouts: a group join on the local broker waits about this long (design.md §6).
     session_timeout_ms: int = Field(6000, ge=1000)
     heartbeat_interval_ms: int = Field(1000, ge=100)
@@ -102,6 +106,8 @@ class DetectSettings(BaseModel):
     max_batch: int = Field(10_000, ge=1)
     poll_timeout_s: float = Field(0.2, gt=0)
     config_version: str = "1"
+    # offsets are committed with a detector-state snapshot this often; a crash replays at most this much
+    checkpoint_interval_s: float = Field(5.0, gt=0)
 
 
 class RiskstreamSettings(BaseSettings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from confluent_kafka import Producer
 
 from detectors.engine import Engine
@@ -9,6 +11,7 @@ from riskstream.registry import Registry
 from riskstream.settings import RiskstreamSettings
 from sinks.influx import make_influx_sink
 from sinks.kafka_alerts import AlertProducer
+from streams.checkpoint import StateStore
 from streams.worker import DetectWorker, WorkerHooks, consumer_config
 
 
@@ -31,7 +34,11 @@ def build_worker(
     sink = make_influx_sink(settings.influx)
     return DetectWorker(
         consumer_conf=consumer_config(
-            k.bootstrap_servers, k.group_id, k.session_timeout_ms, k.heartbeat_interval_ms, dict(k.extra)
+            k.bootstrap_servers,
+            k.group_id,
+            k.session_timeout_ms,
+            k.heartbeat_interval_ms,
+            {"group.instance.id": k.instance_id or f"{k.group_id}@{socket.gethostname()}", **k.extra},
         ),
         readings_topic=k.topics.readings,
         deadletter_topic=k.topics.deadletter,
@@ -43,4 +50,11 @@ def build_worker(
         max_batch=settings.detect.max_batch,
         poll_timeout_s=settings.detect.poll_timeout_s,
         hooks=hooks,
+        state_store=StateStore(
+            bootstrap_servers=k.bootstrap_servers,
+            topic=k.topics.state,
+            owner=k.group_id,
+            producer_extra=dict(k.extra),
+        ),
+        checkpoint_interval_s=settings.detect.checkpoint_interval_s,
     )

@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from detectors.base import StateKeyMismatchError
 from detectors.engine import Engine
 from riskstream.registry import Registry
 from riskstream.schemas import Alert, DeadLetter, Level
 from sinks.influx import InfluxSink, SinkBackpressureError
 from sinks.kafka_alerts import AlertProducer
 from sinks.line_protocol import SensorTags, alert_line, reading_lines, sensor_lines
+from streams.checkpoint import CheckpointError, StateStore
 from streams.records import Columns, RecordDecoder, Rejected
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class WorkerStats:
 
     readings: int = 0
     rejected: int = 0
+    checkpoints: int = 0
+    restored_from: str = ""
     batches: int = 0
     commits: int = 0
     points_written: int = 0
@@ -91,6 +95,8 @@ class DetectWorker:
         max_batch: int = 10_000,
         poll_timeout_s: float = 0.2,
         hooks: WorkerHooks | None = None,
+        state_store: StateStore | None = None,
+        checkpoint_interval_s: float = 5.0,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._consumer_conf = consumer_conf
@@ -112,6 +118,10 @@ class DetectWorker:
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
+        self._store = state_store
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._last_checkpoint = time.monotonic()
+        self._uncommitted = False
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -120,7 +130,7 @@ class DetectWorker:
         self._influx.add(sensor_lines(self.registry, self._clock_ms()))
         self._influx.flush()
         self._consumer = Consumer(self._consumer_conf)
-        self._consumer.subscribe([self._readings_topic])
+        self._consumer.subscribe([self._readings_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def stop(self) -> None:
         self._stop.set()
@@ -141,8 +151,12 @@ class DetectWorker:
 
     def close(self) -> None:
         if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+            try:
+                if self._uncommitted:
+                    self._checkpoint()
+            finally:
+                self._consumer.close()
+                self._consumer = None
         try:
             self._alerts.flush()
             self._dlq.flush(10)
@@ -168,9 +182,11 @@ class DetectWorker:
         self._write_points(cols, alerts)
         self._send_dead_letters(cols.rejected)
         self._flush_sinks()
-        self._commit()
         # the new state counts only once everything it produced is durable
         self.state = new_state
+        self._uncommitted = True
+        if self._store is None or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
+            self._checkpoint()
         self._account(cols, alerts, time.perf_counter() - started)
 
     def _write_points(self, cols: Columns, alerts: list[Alert]) -> None:
@@ -219,15 +235,63 @@ class DetectWorker:
         finally:
             self._consumer.resume(assignment)
 
-    def _commit(self) -> None:
+    def _checkpoint(self) -> None:
+        """Commit the consumed offsets; with a state store, together with where the state snapshot is.
+
+        Sinks were flushed after every batch, so everything before these offsets is durable.
+        """
         assert self._consumer is not None
+        positions = [tp for tp in self._consumer.position(self._consumer.assignment()) if tp.offset >= 0]
+        if positions and self._store is not None:
+            pointers = self._store.save(
+                self.engine.snapshot(self.state), sorted({tp.partition for tp in positions})
+            )
+            positions += [TopicPartition(self._store.topic, p, off) for p, off in pointers.items()]
         try:
-            self._consumer.commit(asynchronous=False)
+            if positions:
+                self._consumer.commit(offsets=positions, asynchronous=False)
         except KafkaException as exc:
             # nothing consumed since the last commit (e.g. right after a rebalance) is not an error
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 raise
+        self._uncommitted = False
+        self._last_checkpoint = time.monotonic()
         self.stats.commits += 1
+        if self._store is not None and positions:
+            self.stats.checkpoints += 1
+
+    # --- rebalance ---------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Restore the state snapshot that the group's committed pointers for these partitions name."""
+        if self._store is None or not partitions:
+            return
+        store = self._store
+        wanted = [TopicPartition(store.topic, tp.partition) for tp in partitions]
+        committed = [tp for tp in consumer.committed(wanted, timeout=30) if tp.offset >= 0]
+        if not committed:
+            log.info("no state checkpoint for %d partition(s): starting cold", len(partitions))
+            return
+        try:
+            locations = {store.locate(tp.partition, tp.offset) for tp in committed}
+            # one worker wrote them all unless the group changed shape; the newest holds the most history
+            loc = max(locations, key=lambda x: (x.offset, x.partition))
+            if len(locations) > 1:
+                log.warning(
+                    "partitions point at %d different checkpoints; restoring the newest", len(locations)
+                )
+            self.state = self.engine.restore(store.load(loc))
+        except (CheckpointError, StateKeyMismatchError) as exc:
+            # rules or registry changed since the checkpoint (or it is unreadable): start cold, loudly
+            log.warning("cannot restore detector state, starting cold: %s", exc)
+            return
+        self.stats.restored_from = f"{loc.topic}[{loc.partition}]@{loc.offset}"
+        log.info("restored detector state from %s (%d chunk(s))", self.stats.restored_from, loc.chunks)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Checkpoint before the partitions go to another worker."""
+        if self._uncommitted and self._consumer is not None:
+            self._checkpoint()
 
     def _account(self, cols: Columns, alerts: list[Alert], duration_s: float) -> None:
         s = self.stats
