@@ -1,20 +1,26 @@
-"""The pure detection engine: registry → domain rules → alarm transitions → alerts.
+"""The pure detection engine: registry → domain rules → alarm lifecycle → alerts.
 
-The Kafka detect worker and the offline replay both call :meth:`Engine.process` with columnar batches
-(design.md §5), so live and replayed runs produce the same alerts. The engine never does I/O and never
-mutates its inputs: it returns a new :class:`EngineState`.
+The Kafka detect worker and the offline replay (``riskstream replay``) both call :meth:`Engine.process`
+with columnar batches (design.md §5), so live and replayed runs produce the same alerts. The engine
+never does I/O and never mutates its inputs: it returns a new :class:`EngineState`.
 
 * Each rule covers the registry rows of its kinds; inside the rule a sensor is a kind-local row (the
   rule's rows in registry order), and the sensor's registry ``params`` fill the rule's ``sp_*`` columns.
 * Readings may arrive in any order and mixed kinds; the engine picks each rule's readings, sorts them by
-  (sensor, ts_ms) and runs the rule, then the rule's :class:`detectors.alarm.AlarmMachine`.
-* Every level change becomes an :class:`riskstream.schemas.Alert` (``event="transition"``,
-  ``channel="hazard"``) with a deterministic id; alerts come ordered by (ts_ms, sensor_id, rule).
+  (sensor, ts_ms) and runs the rule, then the alarm lifecycle (:mod:`detectors.lifecycle`): per
+  (sensor, rule) debounce, hysteresis, latch and escalation timers, a per-sensor deadman on the
+  ``sensor_fault`` channel, then agreement, flapping, shelve/maintenance and acknowledgements.
+* Operator actions (:class:`riskstream.schemas.OperatorAction`) are applied in time order with the
+  readings: readings stamped ≤ an action's ``ts_ms`` first. Timers run on event time, the highest
+  ``ts_ms`` seen; :meth:`Engine.tick` moves it on for an idle partition (wall-clock fallback).
+* Every announced change becomes an :class:`riskstream.schemas.Alert` with a deterministic id. Within a
+  call, alerts come in time order: ordered by (ts_ms, phase, sensor_id, rule) between actions, where
+  phase orders reading-caused changes before timers at the same ts_ms; an action's alerts follow the
+  readings stamped at or before it.
 * Snapshots carry a key of the rule parameters and state layout plus a fingerprint of the registry's
   sensors (ids and kinds). A snapshot taken with other rule parameters or of other sensors is refused;
   one from a registry that this registry extends (sensors appended) is restored and grown. Per-sensor
-  set points always come from the current registry (ADR 0002): a changed ``params`` value reconfigures
-  that sensor's ``sp_*`` columns and keeps everything it measured.
+  set points and lifecycle settings always come from the current registry and configuration (ADR 0002).
 """
 
 from __future__ import annotations
@@ -22,34 +28,64 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.alarm import AlarmMachine
 from detectors.base import Batch, State, StateKeyMismatchError
 from detectors.domain import DomainRule, default_rules
-from detectors.domain.rule import Measures
+from detectors.domain.rule import RuleOutput
+from detectors.lifecycle import reasons
+from detectors.lifecycle.common import NO_DUE, Cause, Cow, LevelEvents, alert_id_prefix
+from detectors.lifecycle.condition import ConditionMachine
+from detectors.lifecycle.deadman import Deadman, DeadmanSettingsArrays
+from detectors.lifecycle.notify import Emission, GroupSpec, Notifier
+from detectors.lifecycle.notify import init_state as notify_state
+from detectors.lifecycle.settings import (
+    DEADMAN_RULE,
+    AlarmSettings,
+    LifecycleConfig,
+    LifecycleConfigError,
+    PairSettings,
+    sensor_overrides,
+)
 from riskstream.registry import Registry, Sensor
-from riskstream.schemas import Alert, AlertEvent, Channel, Level
+from riskstream.schemas import ActionKind, Alert, AlertEvent, Channel, FaultLevel, Level, OperatorAction
 
-SNAPSHOT_FORMAT = "riskstream-engine-v1"
+SNAPSHOT_FORMAT = "riskstream-engine-v2"
 #: ``max_ts_ms`` of a state that has not seen a reading
 NO_TS = -1
 #: value columns of a batch: single-channel kinds use column 0, multi-channel kinds their channels in
 #: riskstream.kinds order
 VALUE_COLUMNS = 4
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
+_ACTION_EVENT = {
+    ActionKind.ACK: AlertEvent.ACK,
+    ActionKind.SHELVE: AlertEvent.SHELVE,
+    ActionKind.UNSHELVE: AlertEvent.UNSHELVE,
+    ActionKind.MAINTENANCE: AlertEvent.MAINTENANCE,
+}
+_ACTION_VERB = {
+    AlertEvent.ACK: "acknowledged",
+    AlertEvent.SHELVE: "shelved",
+    AlertEvent.UNSHELVE: "unshelved",
+    AlertEvent.MAINTENANCE: "maintenance",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class EngineState:
-    """Everything the engine remembers, per rule in kind-local rows; never mutated once built.
+    """Everything the engine remembers; never mutated once built.
 
-    ``n_sensors`` and the fingerprints identify the registry the state was built for (its first
-    ``n_sensors`` sensors' ids and kinds, and their params), so :meth:`Engine.grow` and
+    ``rules`` and ``alarms`` hold per rule the rule's state and its pairs' lifecycle state (kind-local
+    rows); ``sensors`` the per-sensor deadman and its notification state (registry rows). ``max_ts_ms``
+    is event time. ``n_sensors`` and the fingerprints identify the registry the state was built for (its
+    first ``n_sensors`` sensors' ids and kinds, and their params), so :meth:`Engine.grow` and
     :meth:`Engine.restore` can check and adapt it.
     """
 
@@ -59,14 +95,15 @@ class EngineState:
     n_sensors: int
     identity_fingerprint: str
     params_fingerprint: str
+    sensors: State = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class RuleReadings:
     """One rule's view of a processed batch, for sinks (scores, alarm-state series).
 
-    ``index`` points into the arrays given to :meth:`Engine.process` (sorted by sensor and time);
-    ``scores`` and ``levels`` are per reading in that order.
+    ``index`` points into the arrays given to :meth:`Engine.process`; ``scores`` and ``levels`` (the
+    rule's own per-reading levels, before the lifecycle) are per reading in that order.
     """
 
     index: NDArray[np.int64]
@@ -79,6 +116,8 @@ class EngineOutput:
     alerts: list[Alert]
     state: EngineState
     readings: dict[str, RuleReadings] = field(default_factory=dict)
+    #: actions whose target matched no sensor, site or current alert (nothing was emitted for them)
+    unmatched_actions: tuple[OperatorAction, ...] = ()
 
 
 def _sensor_identity(s: Sensor) -> bytes:
@@ -101,23 +140,50 @@ def where_of(s: Sensor) -> str:
     return s.site or s.area or s.sensor_id
 
 
+def _layout(state: State) -> list[tuple[str, str, tuple[int, ...]]]:
+    return sorted((k, v.dtype.str, v.shape[1:]) for k, v in state.items())
+
+
+@dataclass(slots=True)
+class _Work:
+    """The state being built by one call: rule states, one copy-on-write view per lifecycle group."""
+
+    rules: dict[str, State]
+    cows: list[Cow]
+    max_ts_ms: int
+    readings: dict[str, list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int8]]]]
+
+
 class Engine:
-    """Runs the domain rules of a registry over columnar batches; pure (no I/O, inputs untouched).
+    """Runs the domain rules and the alarm lifecycle of a registry over columnar batches; pure.
 
     ``rules`` replaces the default rule set (:func:`detectors.domain.default_rules`), e.g. to change a
-    rule-wide parameter such as the rain bin width.
+    rule-wide parameter such as the rain bin width. ``lifecycle`` holds the alarm settings (debounce,
+    hysteresis, latch, escalation, flapping per rule; deadman; agreement); the default announces every
+    change of a rule's level, watches only sensors with ``expected_interval_s`` for silence, and has no
+    agreement escalation. A rule class may declare ``alarm_defaults`` (an :class:`AlarmSettings`).
     """
 
     def __init__(
-        self, registry: Registry, config_version: str = "1", *, rules: Sequence[DomainRule] | None = None
+        self,
+        registry: Registry,
+        config_version: str = "1",
+        *,
+        rules: Sequence[DomainRule] | None = None,
+        lifecycle: LifecycleConfig | None = None,
     ) -> None:
         self.registry = registry
         self.config_version = config_version
         self.rules: tuple[DomainRule, ...] = tuple(rules) if rules is not None else default_rules()
+        self.lifecycle = lifecycle or LifecycleConfig()
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise ValueError(f"rule names must be unique, got {names}")
-        self.alarm = AlarmMachine(max_level=int(Level.RED))
+        if DEADMAN_RULE in names:
+            raise ValueError(f"{DEADMAN_RULE!r} is reserved for the sensor-fault channel")
+        unknown = set(self.lifecycle.rules) - {*names, DEADMAN_RULE}
+        if unknown:
+            raise LifecycleConfigError(f"[alarm.rules] names no rule of this engine: {sorted(unknown)}")
         n = len(registry)
         self._local_of: dict[str, NDArray[np.int32]] = {}
         self._global_of: dict[str, NDArray[np.int32]] = {}
@@ -138,10 +204,77 @@ class Engine:
         self._params = [_sensor_params(s) for s in registry]
         self.identity_fingerprint = _prefix_digest(self._identity, n)
         self.params_fingerprint = _prefix_digest(self._params, n)
+        self._build_lifecycle()
         self.state_key = self._state_key()
 
+    # --- lifecycle configuration -------------------------------------------------------------------
+
+    def _build_lifecycle(self) -> None:
+        reg, cfg = self.registry, self.lifecycle
+        names = [r.name for r in self.rules] + [DEADMAN_RULE]
+        self._condition = ConditionMachine()
+        self._deadman = Deadman()
+        self.pair_settings: dict[str, PairSettings] = {}
+        groups: list[GroupSpec] = []
+        with_alarm = [i for i, s in enumerate(reg.sensors) if "alarm" in s.params]
+        for rule in [*self.rules, None]:
+            name = rule.name if rule is not None else DEADMAN_RULE
+            defaults = getattr(rule, "alarm_defaults", None) if rule is not None else None
+            base = cfg.rule_settings(name, defaults if isinstance(defaults, AlarmSettings) else None)
+            rows = self._global_of[name] if rule is not None else np.arange(len(reg), dtype=np.int32)
+            local = self._local_of[name] if rule is not None else rows
+            per_row: list[AlarmSettings | None] = [None] * rows.size
+            for i in with_alarm:
+                if rule is not None and local[i] < 0:
+                    continue
+                s = reg.sensors[i]
+                where = f"sensor {s.sensor_id}"
+                over = sensor_overrides(s.params, name, names, where)
+                if over:
+                    per_row[int(local[i])] = base.merged(over, where)
+            ps = PairSettings.build(base, per_row)
+            self.pair_settings[name] = ps
+            channel = Channel.HAZARD if rule is not None else Channel.SENSOR_FAULT
+            groups.append(
+                GroupSpec(name, channel, rows, ps.flap_transitions, ps.flap_window_ms, ps.flap_settle_ms)
+            )
+        self._groups = groups
+        interval = np.zeros(len(reg), dtype=np.int64)
+        factor = np.full(len(reg), cfg.deadman.factor, dtype=np.float64)
+        for i, s in enumerate(reg.sensors):
+            for key, col, scale in (
+                ("expected_interval_s", interval, 1000.0),
+                ("deadman_factor", factor, 1.0),
+            ):
+                if key in s.params:
+                    raw = s.params[key]
+                    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+                        raise LifecycleConfigError(f"sensor {s.sensor_id}: params.{key} must be a number")
+                    if raw < 0 or (key == "expected_interval_s" and raw == 0):
+                        raise LifecycleConfigError(f"sensor {s.sensor_id}: params.{key} must be > 0")
+                    col[i] = math.ceil(raw * scale) if key == "expected_interval_s" else raw
+        self._deadman_cfg = DeadmanSettingsArrays(interval, factor, cfg.deadman.learn_interval)
+        pairs_of_sensor: dict[int, list[tuple[int, int]]] = {}
+        if cfg.agreement.enabled:
+            for g, rule in enumerate(self.rules):
+                for local, row in enumerate(self._global_of[rule.name].tolist()):
+                    pairs_of_sensor.setdefault(row, []).append((g, local))
+            pairs_of_sensor = {k: v for k, v in pairs_of_sensor.items() if len(v) >= cfg.agreement.min_rules}
+        self._notifier = Notifier(groups, [s.sensor_id for s in reg.sensors], cfg.agreement, pairs_of_sensor)
+        self._sites: dict[str, list[int]] = {}
+        for i, s in enumerate(reg.sensors):
+            if s.site:
+                self._sites.setdefault(s.site, []).append(i)
+
+    def _cold_alarm(self, capacity: int) -> State:
+        return {**ConditionMachine.init_state(capacity), **notify_state(capacity)}
+
+    def _cold_sensors(self, capacity: int) -> State:
+        return {**Deadman.init_state(capacity), **notify_state(capacity)}
+
     def _state_key(self) -> str:
-        text = "|".join(f"{r.name}={r.state_key()}" for r in self.rules) + f"|{self.alarm.state_key()}"
+        lifecycle = f"{_layout(self._cold_alarm(1))}|{_layout(self._cold_sensors(1))}"
+        text = "|".join(f"{r.name}={r.state_key()}" for r in self.rules) + f"|{lifecycle}"
         return hashlib.sha256(f"{SNAPSHOT_FORMAT}|{text}".encode()).hexdigest()[:16]
 
     def rows_of_rule(self, name: str) -> NDArray[np.int32]:
@@ -153,18 +286,19 @@ class Engine:
     def init_state(self) -> EngineState:
         return EngineState(
             rules={name: {k: v.copy() for k, v in st.items()} for name, st in self._cold.items()},
-            alarms={r.name: self.alarm.init_state(self._global_of[r.name].size) for r in self.rules},
+            alarms={r.name: self._cold_alarm(self._global_of[r.name].size) for r in self.rules},
             max_ts_ms=NO_TS,
             n_sensors=len(self.registry),
             identity_fingerprint=self.identity_fingerprint,
             params_fingerprint=self.params_fingerprint,
+            sensors=self._cold_sensors(len(self.registry)),
         )
 
     def grow(self, state: EngineState) -> EngineState:
         """A state of this engine from one built for a registry this registry extends or re-parameterises.
 
         Sensors appended to the registry start cold; the others carry over what they measured and their
-        alarm levels. Every sensor's ``sp_*`` columns are set from this registry's params, so a changed
+        alarm states. Every sensor's ``sp_*`` columns are set from this registry's params, so a changed
         set point takes effect from the next reading. Refuses (:class:`StateKeyMismatchError`) a state
         whose sensors are not the first sensors of this registry, with the same kinds.
         """
@@ -181,6 +315,7 @@ class Engine:
             len(self.registry),
             self.identity_fingerprint,
             self.params_fingerprint,
+            _overlay(fresh.sensors, state.sensors),
         )
 
     def _check_prefix(self, n: int, identity: str) -> None:
@@ -196,61 +331,303 @@ class Engine:
     # --- processing --------------------------------------------------------------------------------
 
     def process(
-        self, state: EngineState, rows: Any, ts_ms: Any, values: Any
+        self,
+        state: EngineState,
+        rows: Any,
+        ts_ms: Any,
+        values: Any,
+        actions: Iterable[OperatorAction] = (),
     ) -> tuple[list[Alert], EngineState]:
-        """Alerts for every level change in the batch and the new state.
+        """Alerts for every announced change in the batch (and for ``actions``) and the new state.
 
         ``rows`` int32[n] registry rows, ``ts_ms`` int64[n], ``values`` float64[n, 4] (single-channel
         kinds in column 0, multi-channel kinds their channels in riskstream.kinds order, unused NaN; fewer
-        columns, or a 1-D array, are padded with NaN). Any order, mixed kinds.
+        columns, or a 1-D array, are padded with NaN). Any order, mixed kinds. ``actions`` are applied
+        in ``ts_ms`` order, each after the batch's readings stamped at or before it.
         """
-        out = self.evaluate(state, rows, ts_ms, values)
+        out = self.evaluate(state, rows, ts_ms, values, actions)
         return out.alerts, out.state
 
-    def evaluate(self, state: EngineState, rows: Any, ts_ms: Any, values: Any) -> EngineOutput:
+    def apply_actions(
+        self, state: EngineState, actions: Iterable[OperatorAction]
+    ) -> tuple[list[Alert], EngineState]:
+        """Operator actions alone (no readings): their alerts and the new state."""
+        empty = np.empty(0, dtype=np.int32)
+        out = self.evaluate(state, empty, empty.astype(np.int64), np.empty((0, VALUE_COLUMNS)), actions)
+        return out.alerts, out.state
+
+    def tick(self, state: EngineState, now_ms: int) -> tuple[list[Alert], EngineState]:
+        """Move event time on to ``now_ms`` without readings and fire the timers due before it.
+
+        The wall-clock fallback for a partition that has gone idle: the worker calls it with the wall
+        clock when no reading arrived for a while, so deadman, escalation and shelve expiry still fire.
+        A ``now_ms`` at or before the state's event time changes nothing.
+        """
+        self._check_state(state)
+        if int(now_ms) <= state.max_ts_ms:
+            return [], state
+        work = self._work(state)
+        empty = np.empty(0, dtype=np.int64)
+        alerts = self._segment(
+            work, empty, empty.astype(np.int32), empty, np.empty((0, VALUE_COLUMNS)), int(now_ms)
+        )
+        return alerts, self._state(work, state)
+
+    def evaluate(
+        self,
+        state: EngineState,
+        rows: Any,
+        ts_ms: Any,
+        values: Any,
+        actions: Iterable[OperatorAction] = (),
+    ) -> EngineOutput:
         """:meth:`process` plus each rule's per-reading scores and levels (for sinks)."""
         r, t, v = self._check_batch(state, rows, ts_ms, values)
-        if r.size == 0:
+        acts = sorted(actions, key=lambda a: a.ts_ms)
+        if r.size == 0 and not acts:
             return EngineOutput([], state, {})
-        new_rules = dict(state.rules)
-        new_alarms = dict(state.alarms)
-        readings: dict[str, RuleReadings] = {}
+        work = self._work(state)
         alerts: list[Alert] = []
-        for rule in self.rules:
-            local = self._local_of[rule.name][r]
+        unmatched: list[OperatorAction] = []
+        pending = np.ones(r.size, dtype=bool)
+        for action in acts:
+            seg = np.flatnonzero(pending & (t <= action.ts_ms))
+            if seg.size:
+                pending[seg] = False
+                alerts += self._segment(work, seg, r, t, v)
+            got = self._action(work, action)
+            if got is None:
+                unmatched.append(action)
+            else:
+                alerts += got
+        if pending.any():
+            seg = np.flatnonzero(pending) if acts else np.arange(r.size)
+            alerts += self._segment(work, seg, r, t, v)
+        readings = {
+            name: RuleReadings(
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]),
+            )
+            for name, parts in work.readings.items()
+            if parts
+        }
+        return EngineOutput(alerts, self._state(work, state), readings, tuple(unmatched))
+
+    def _work(self, state: EngineState) -> _Work:
+        cows = [Cow(state.alarms[r.name]) for r in self.rules] + [Cow(state.sensors)]
+        return _Work(dict(state.rules), cows, state.max_ts_ms, {r.name: [] for r in self.rules})
+
+    def _state(self, work: _Work, old: EngineState) -> EngineState:
+        return EngineState(
+            work.rules,
+            {r.name: work.cows[g].state() for g, r in enumerate(self.rules)},
+            work.max_ts_ms,
+            old.n_sensors,
+            old.identity_fingerprint,
+            old.params_fingerprint,
+            work.cows[-1].state(),
+        )
+
+    def _segment(
+        self,
+        work: _Work,
+        idx: NDArray[np.int64],
+        r: NDArray[np.int32],
+        t: NDArray[np.int64],
+        v: NDArray[np.float64],
+        now_ms: int | None = None,
+    ) -> list[Alert]:
+        """Readings ``idx`` (no action in between): rules, lifecycle, notifications; event time moves on."""
+        rr, tt = r[idx], t[idx]
+        now = max(work.max_ts_ms, int(tt.max()) if tt.size else NO_TS, NO_TS if now_ms is None else now_ms)
+        events: list[LevelEvents | None] = [None] * len(self._groups)
+        outputs: dict[int, tuple[RuleOutput, Batch]] = {}
+        no_rows = np.empty(0, dtype=np.int32)
+        for g, rule in enumerate(self.rules):
+            ps = self.pair_settings[rule.name]
+            local = self._local_of[rule.name][rr]
             sel = np.flatnonzero(local >= 0)
             if sel.size == 0:
+                if not ps.pass_through:
+                    events[g] = self._condition.apply(
+                        work.cows[g],
+                        ps,
+                        no_rows,
+                        no_rows.astype(np.int64),
+                        no_rows.astype(np.int8),
+                        no_rows.astype(bool),
+                        now,
+                    )
                 continue
-            pick = sel[np.lexsort((t[sel], local[sel]))]
-            rule_values = v[pick, : rule.channels] if rule.channels else v[pick, 0]
-            batch = Batch(local[pick], t[pick], rule_values)
-            out = rule.evaluate(state.rules[rule.name], batch)
-            transitions, new_alarms[rule.name] = self.alarm.apply(
-                state.alarms[rule.name], batch.rows, out.levels, batch.ts_ms
+            pick = sel[np.lexsort((tt[sel], local[sel]))]
+            vals = v[idx[pick]]
+            rule_values = vals[:, : rule.channels] if rule.channels else vals[:, 0]
+            batch = Batch(local[pick], tt[pick], rule_values)
+            out = rule.evaluate(work.rules[rule.name], batch)
+            work.rules[rule.name] = out.state
+            work.readings[rule.name].append((idx[pick].astype(np.int64), out.scores, out.levels))
+            events[g] = self._condition.apply(
+                work.cows[g], ps, batch.rows, batch.ts_ms, out.levels, out.measures.valid, now
             )
-            new_rules[rule.name] = out.state
-            readings[rule.name] = RuleReadings(pick.astype(np.int64), out.scores, out.levels)
-            for i, prev, lvl in zip(
-                transitions.index.tolist(),
-                transitions.previous.tolist(),
-                transitions.level.tolist(),
-                strict=True,
-            ):
-                alerts.append(self._alert(rule, out.state, batch, out.measures, i, prev, lvl))
-        alerts.sort(key=lambda a: (a.ts_ms, a.sensor_id, a.rule))
-        new_state = EngineState(
-            new_rules,
-            new_alarms,
-            max(state.max_ts_ms, int(t.max())),
-            state.n_sensors,
-            state.identity_fingerprint,
-            state.params_fingerprint,
-        )
-        return EngineOutput(alerts, new_state, readings)
+            outputs[g] = (out, batch)
+        events[-1] = self._deadman.apply(work.cows[-1], self._deadman_cfg, rr, tt, now)
+        emissions = self._notifier.run(work.cows, events, now)
+        work.max_ts_ms = now
+        alerts = [(e, self._alert(e, outputs)) for e in emissions]
+        alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[1].rule))
+        return [a for _, a in alerts]
 
-    def _check_batch(
-        self, state: EngineState, rows: Any, ts_ms: Any, values: Any
-    ) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.float64]]:
+    # --- operator actions --------------------------------------------------------------------------
+
+    def _action(self, work: _Work, action: OperatorAction) -> list[Alert] | None:
+        event = _ACTION_EVENT[action.action]
+        pairs = self._resolve(work, action.target)
+        if pairs is None:
+            return None
+        cows = work.cows
+        if event == AlertEvent.ACK:
+            pairs = [
+                (g, row)
+                for g, row in pairs
+                if cows[g]["final"][row] > 0
+                or cows[g]["shown"][row] > 0
+                or (g < len(self.rules) and cows[g]["latch"][row] > 0)
+            ]
+        elif event == AlertEvent.UNSHELVE:
+            pairs = [
+                (g, row)
+                for g, row in pairs
+                if cows[g]["shelved_until"][row] != NO_DUE or cows[g]["maint_until"][row] != NO_DUE
+            ]
+        until = action.until_ts_ms if event in (AlertEvent.SHELVE, AlertEvent.MAINTENANCE) else None
+        note = reasons.action(
+            _ACTION_VERB[event], action.by, until if until is not None else None, action.note
+        )
+        emissions = self._notifier.act(cows, event, pairs, action.ts_ms, until, note, work.max_ts_ms)
+        if event == AlertEvent.ACK:
+            events: list[LevelEvents | None] = [None] * len(self._groups)
+            for g, rule in enumerate(self.rules):
+                rows = np.array([row for g2, row in pairs if g2 == g], dtype=np.int32)
+                if rows.size:
+                    events[g] = self._condition.release_latch(
+                        cows[g], self.pair_settings[rule.name], rows, action.ts_ms
+                    )
+            emissions += self._notifier.run(cows, events, work.max_ts_ms)
+        return [self._alert(e, {}) for e in emissions]
+
+    def _resolve(self, work: _Work, target: str) -> list[tuple[int, int]] | None:
+        """Pairs an action's target names: a sensor id, a site, or an alert id (its pair). None: nothing."""
+        rows: list[int] | None = None
+        if target in self.registry.index:
+            rows = [self.registry.index[target]]
+        elif target in self._sites:
+            rows = self._sites[target]
+        if rows is not None:
+            pairs: list[tuple[int, int]] = []
+            watched = self._deadman_cfg.watched
+            for row in rows:
+                for g, rule in enumerate(self.rules):
+                    local = int(self._local_of[rule.name][row])
+                    if local >= 0:
+                        pairs.append((g, local))
+                if watched[row]:
+                    pairs.append((len(self.rules), row))
+            return pairs
+        if _HEX_ID.fullmatch(target):
+            prefix = np.uint64(alert_id_prefix(target))
+            found = []
+            for g, c in enumerate(work.cows):
+                hit = np.flatnonzero((c["last_id"] == prefix) | (c["open_id"] == prefix))
+                found += [(int(self._groups[g].sensor_rows[row]), g, int(row)) for row in hit]
+            if found:
+                return [(g, row) for _, g, row in sorted(found)]
+        return None
+
+    # --- alerts ------------------------------------------------------------------------------------
+
+    def _alert(self, e: Emission, outputs: dict[int, tuple[RuleOutput, Batch]]) -> Alert:
+        spec = self._groups[e.group]
+        sensor = self.registry.sensors[int(spec.sensor_rows[e.row])]
+        hazard = spec.channel == Channel.HAZARD
+        label = (lambda x: Level(x).label) if hazard else (lambda x: FaultLevel(x).label)
+        prev, level = label(e.previous), label(e.level)
+        value: float | None = None
+        reason: str
+        if e.event in (AlertEvent.TRANSITION, AlertEvent.FLAPPING):
+            reason, value, complete = self._reason(e, spec, sensor, outputs)
+        else:
+            reason, complete = e.note, False
+        if not complete:
+            reason += reasons.tail(prev, level, spec.name, sensor.sensor_id)
+        return Alert(
+            alert_id=e.alert_id,
+            event=e.event,
+            channel=spec.channel,
+            sensor_id=sensor.sensor_id,
+            site=sensor.site,
+            area=sensor.area,
+            family=sensor.family.value,
+            kind=sensor.kind,
+            rule=spec.name,
+            level=level,
+            previous_level=prev,
+            ts_ms=e.ts_ms,
+            value=value if value is not None and math.isfinite(value) else None,
+            reason=reason,
+            config_version=self.config_version,
+        )
+
+    def _reason(
+        self, e: Emission, spec: GroupSpec, sensor: Sensor, outputs: dict[int, tuple[RuleOutput, Batch]]
+    ) -> tuple[str, float | None, bool]:
+        """Reason, value and whether the reason is already complete (a rule's own sentence)."""
+        where = where_of(sensor)
+        value: float | None = None
+        text = ""
+        if e.index >= 0 and e.group in outputs and e.cause in (Cause.READING, Cause.AGREEMENT):
+            rule = self.rules[e.group]
+            out, _batch = outputs[e.group]
+            ctx = rule.context(
+                out.state, e.row, sensor.sensor_id, where, e.level, e.previous, out.measures, e.index
+            )
+            value = rule.alert_value(ctx)
+            if e.cause == Cause.READING and e.event == AlertEvent.TRANSITION:
+                return rule.describe(ctx), value, True
+        ps = self.pair_settings[spec.name]
+        if e.cause == Cause.ESCALATION:
+            held = int(ps.escalate_after_ms[e.row, max(e.level - 1, 0)])
+            text = reasons.escalation(Level(max(e.level - 1, 0)).label, held)
+        elif e.cause == Cause.DEESCALATION:
+            text = reasons.deescalation(int(ps.deescalate_step_ms[e.row]))
+        elif e.cause == Cause.ACK:
+            text = reasons.latch_released(Level(e.level).label)
+        elif e.cause == Cause.DEADMAN:
+            cfg = self._deadman_cfg
+            factor = float(cfg.factor[e.row])
+            interval = e.value / factor if factor > 0 else float("nan")
+            text = reasons.deadman_fault(where, e.value, factor, interval)
+            value = e.value / 1000.0
+        elif e.cause == Cause.RESUMED:
+            text = reasons.deadman_resumed(where, e.value)
+            value = e.value / 1000.0
+        elif e.cause == Cause.AGREEMENT:
+            text = reasons.agreement(e.note, e.level > e.previous)
+        elif e.cause == Cause.FLAP_END:
+            text = reasons.flap_end(int(ps.flap_settle_ms[e.row]))
+        elif e.cause == Cause.UNSUPPRESS:
+            text = reasons.unsuppressed("notifications resumed")
+        else:
+            text = "level changed"
+        if e.event == AlertEvent.FLAPPING:
+            text = reasons.flapping(
+                int(ps.flap_transitions[e.row]), int(ps.flap_window_ms[e.row]), int(ps.flap_settle_ms[e.row])
+            )
+        return text, value, False
+
+    # --- input checks ------------------------------------------------------------------------------
+
+    def _check_state(self, state: EngineState) -> None:
         if (state.n_sensors, state.identity_fingerprint, state.params_fingerprint) != (
             len(self.registry),
             self.identity_fingerprint,
@@ -259,6 +636,11 @@ class Engine:
             raise StateKeyMismatchError(
                 "state was built for another registry or other params; use Engine.grow"
             )
+
+    def _check_batch(
+        self, state: EngineState, rows: Any, ts_ms: Any, values: Any
+    ) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.float64]]:
+        self._check_state(state)
         r = np.asarray(rows)
         t = np.asarray(ts_ms, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
@@ -276,30 +658,6 @@ class Engine:
         if r.size and (int(r.min()) < 0 or int(r.max()) >= len(self.registry)):
             raise ValueError(f"rows must be registry rows 0..{len(self.registry) - 1}")
         return r, t, v
-
-    def _alert(
-        self, rule: DomainRule, state: State, batch: Batch, measures: Measures, i: int, prev: int, level: int
-    ) -> Alert:
-        local = int(batch.rows[i])
-        sensor = self.registry.sensors[int(self._global_of[rule.name][local])]
-        ctx = rule.context(state, local, sensor.sensor_id, where_of(sensor), level, prev, measures, i)
-        value = rule.alert_value(ctx)
-        return Alert.build(
-            event=AlertEvent.TRANSITION,
-            channel=Channel.HAZARD,
-            sensor_id=sensor.sensor_id,
-            site=sensor.site,
-            area=sensor.area,
-            family=sensor.family.value,
-            kind=sensor.kind,
-            rule=rule.name,
-            level=Level(level).label,
-            previous_level=Level(prev).label,
-            ts_ms=int(batch.ts_ms[i]),
-            value=value if value is not None and np.isfinite(value) else None,
-            reason=rule.describe(ctx),
-            config_version=self.config_version,
-        )
 
     # --- snapshots ---------------------------------------------------------------------------------
 
@@ -320,6 +678,7 @@ class Engine:
             arrays.update({f"rule/{name}/{k}": a for k, a in st.items()})
         for name, st in state.alarms.items():
             arrays.update({f"alarm/{name}/{k}": a for k, a in st.items()})
+        arrays.update({f"sensor/-/{k}": a for k, a in state.sensors.items()})
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
@@ -347,11 +706,15 @@ class Engine:
                 )
             rules: dict[str, State] = {r.name: {} for r in self.rules}
             alarms: dict[str, State] = {r.name: {} for r in self.rules}
+            sensors: State = {}
             for key in data.files:
                 if key == "__meta__":
                     continue
                 part, name, col = key.split("/", 2)
-                (rules if part == "rule" else alarms)[name][col] = data[key].copy()
+                if part == "sensor":
+                    sensors[col] = data[key].copy()
+                else:
+                    (rules if part == "rule" else alarms)[name][col] = data[key].copy()
         state = EngineState(
             rules,
             alarms,
@@ -359,6 +722,7 @@ class Engine:
             int(meta["n_sensors"]),
             str(meta["identity_fingerprint"]),
             str(meta["params_fingerprint"]),
+            sensors,
         )
         self._check_layout(state)
         return self.grow(state)
@@ -373,6 +737,10 @@ class Engine:
                     raise StateKeyMismatchError(f"snapshot {part} state of {name} has other columns")
                 if any(a.shape[0] != rows for a in have[name].values()):
                     raise StateKeyMismatchError(f"snapshot {part} state of {name} does not have {rows} rows")
+        if set(state.sensors) != set(cold.sensors):
+            raise StateKeyMismatchError("snapshot sensor state has other columns")
+        if any(a.shape[0] != state.n_sensors for a in state.sensors.values()):
+            raise StateKeyMismatchError(f"snapshot sensor state does not have {state.n_sensors} rows")
 
 
 def _overlay(fresh: State, old: State) -> State:
