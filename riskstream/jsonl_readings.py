@@ -1,0 +1,396 @@
+"""Fast decoding of Reading v1 JSON lines into the engine's columns (rows, ts_ms, values).
+
+Replay files are large (millions of lines) and JSON parsing, not detection, would be the bottleneck, so
+lines in the canonical compact form that the simulators, gateways and ``json.dumps(r, separators=(",",
+":"))`` write::
+
+    {"v":1,"sensor_id":"hz-cg-0001","ts_ms":1782864000267,"value":1.1}
+    {"v":1,"sensor_id":"el-es-0001","ts_ms":1782864000170,"values":{"speed_mps":0.0,"door_open":0.0,…}}
+
+(channels in the kind's order) are decoded with numpy over the whole buffer: field literals are
+compared at computed offsets, sensor ids are looked up by a hash of their bytes, numbers are parsed
+digit by digit and converted exactly (a mantissa below 2**53 times an exact power of ten is one
+correctly rounded IEEE operation, so the result equals Python's ``float()``). Any line that does not
+match that form exactly (other key order, spaces, ``quality``/``unit``, long mantissas, escapes, bad
+JSON) falls back to orjson plus validation of all such lines at once with the Reading v1 pydantic
+``TypeAdapter``: the fast path only ever accepts lines the contract accepts, with the same values.
+
+Lines that are not valid Reading v1 records, name a sensor missing from the registry, or whose
+``value``/``values`` do not fit the sensor's kind are returned as :class:`BadLine` (line number and
+reason), never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from pydantic import ValidationError
+
+from riskstream.registry import Registry
+from riskstream.schemas import READINGS_ADAPTER
+
+#: value columns of the engine's batches (single-channel kinds: column 0)
+VALUE_COLUMNS = 4
+_TS_MAX = 7_258_118_400_000
+_PREFIX = b'{"v":1,"sensor_id":"'
+_TS_KEY = b'","ts_ms":'
+_NUM_WINDOW = 24
+_PAD = 512
+_H_MUL = np.uint64(0x9E3779B97F4A7C15)
+_H_MUL2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line: int  # 1-based line number in the file
+    reason: str
+
+
+@dataclass(slots=True)
+class DecodedLines:
+    """Good readings of a block of lines, in line order, and the bad lines."""
+
+    rows: NDArray[np.int32]
+    ts_ms: NDArray[np.int64]
+    values: NDArray[np.float64]
+    bad: list[BadLine] = field(default_factory=list)
+    lines: int = 0
+    fast: int = 0
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+
+class _Template:
+    """The byte layout after ``"ts_ms":<int>`` for one channel layout of kinds."""
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        if channels:
+            first = f',"values":{{"{channels[0]}":'.encode()
+            self.literals = [first] + [f',"{c}":'.encode() for c in channels[1:]]
+            self.end = b"}}"
+        else:
+            self.literals = [b',"value":']
+            self.end = b"}"
+
+
+class ReadingLineDecoder:
+    """Decodes blocks of Reading v1 JSON lines for the sensors of one registry."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        layouts: dict[tuple[str, ...], int] = {}
+        self._layout_of = np.empty(len(registry), dtype=np.int16)
+        for i, s in enumerate(registry):
+            self._layout_of[i] = layouts.setdefault(s.spec.channels, len(layouts))
+        self._layouts = list(layouts)
+        self._templates = [_Template(ch) for ch in self._layouts]
+        self._channels = [s.spec.channels for s in registry]
+        ids = [s.sensor_id.encode() for s in registry]
+        self._id_width = max(8, -(-max((len(b) for b in ids), default=1) // 8) * 8)
+        mat = np.zeros((len(ids), self._id_width), dtype=np.uint8)
+        for i, b in enumerate(ids):
+            mat[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
+        self._id_words = mat.view(np.uint64)
+        self._id_len = np.array([len(b) for b in ids], dtype=np.int64)
+        self._table_bits = max(4, int(np.ceil(np.log2(max(len(ids), 1) * 2))) + 1)
+        self._table_row, self._table_hash, self._probes = _hash_table(_hash(self._id_words), self._table_bits)
+
+    # --- public ------------------------------------------------------------------------------------
+
+    def decode(self, data: bytes, first_line: int = 1) -> DecodedLines:
+        """Decode ``data`` (whole lines; the last may lack its newline). Line numbers start at
+        ``first_line``; blank lines are skipped."""
+        buf = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(buf == 10)
+        ends = nl if (buf.size and buf[-1] == 10) else np.r_[nl, buf.size]
+        starts = np.r_[0, nl + 1][: ends.size]
+        ends = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # CRLF
+        n_lines = int(ends.size)
+        line_no = np.arange(first_line, first_line + n_lines, dtype=np.int64)
+        nonblank = ends > starts
+        rows = np.full(n_lines, -1, dtype=np.int32)
+        ts = np.zeros(n_lines, dtype=np.int64)
+        vals = np.full((n_lines, VALUE_COLUMNS), np.nan)
+        padded = np.concatenate([buf, np.zeros(_PAD, dtype=np.uint8)])
+        ok = self._fast(padded, starts, ends, nonblank, rows, ts, vals)
+        slow = np.flatnonzero(nonblank & ~ok)
+        bad = self._slow(data, starts, ends, slow, line_no, rows, ts, vals)
+        good = rows >= 0
+        return DecodedLines(
+            rows[good], ts[good], vals[good], bad, int(np.count_nonzero(nonblank)), int(ok.sum())
+        )
+
+    # --- the vectorised path -----------------------------------------------------------------------
+
+    def _fast(
+        self,
+        b: NDArray[np.uint8],
+        starts: NDArray[np.int64],
+        ends: NDArray[np.int64],
+        nonblank: NDArray[np.bool_],
+        rows: NDArray[np.int32],
+        ts: NDArray[np.int64],
+        vals: NDArray[np.float64],
+    ) -> NDArray[np.bool_]:
+        """Fill the columns of canonical lines; True where a line was decoded this way."""
+        ok = np.zeros(starts.size, dtype=bool)
+        w = _Windows(b)
+        cand = np.flatnonzero(nonblank & (ends - starts > len(_PREFIX) + 20))
+        cand = cand[w.matches(starts[cand], _PREFIX)]
+        if cand.size == 0 or len(self.registry) == 0:
+            return ok
+        id_start = starts[cand] + len(_PREFIX)
+        id_win = w.at(id_start, self._id_width + 1)
+        is_quote = id_win == 34
+        id_len = np.where(is_quote.any(axis=1), np.argmax(is_quote, axis=1), self._id_width + 1)
+        fits = (id_len >= 1) & (id_len <= self._id_width) & ~np.any(id_win == 92, axis=1)
+        cand, id_start, id_len, id_win = cand[fits], id_start[fits], id_len[fits], id_win[fits]
+        row = self._lookup(id_win[:, : self._id_width], id_len)
+        known = row >= 0
+        cand, row = cand[known], row[known]
+        p = id_start[known] + id_len[known]
+        good = w.matches(p, _TS_KEY)
+        p = p + len(_TS_KEY)
+        t, p2, num_ok = _integers(w, p)
+        good &= num_ok & (t <= _TS_MAX)
+        cand, row, t, p = cand[good], row[good], t[good], p2[good]
+        layout = self._layout_of[row]
+        for li, tmpl in enumerate(self._templates):
+            sel = np.flatnonzero(layout == li)
+            if sel.size == 0:
+                continue
+            pos = p[sel]
+            g = np.ones(sel.size, dtype=bool)
+            cols = np.empty((sel.size, len(tmpl.literals)))
+            for k, lit in enumerate(tmpl.literals):
+                g &= w.matches(pos, lit)
+                x, pos, num_ok = _numbers(w, pos + len(lit))
+                g &= num_ok
+                cols[:, k] = x
+            g &= w.matches(pos, tmpl.end) & (pos + len(tmpl.end) == ends[cand[sel]])
+            s = sel[g]
+            lines = cand[s]
+            rows[lines] = row[s]
+            ts[lines] = t[s]
+            vals[lines, : cols.shape[1]] = cols[g]
+            ok[lines] = True
+        return ok
+
+    def _lookup(self, id_bytes: NDArray[np.uint8], length: NDArray[np.int64]) -> NDArray[np.int32]:
+        """Registry row of each id (-1: unknown), by a hash of its bytes, then a full comparison."""
+        mat = np.where(np.arange(self._id_width) < length[:, None], id_bytes, 0).astype(np.uint8)
+        words = np.ascontiguousarray(mat).view(np.uint64)
+        h = _hash(words)
+        mask = np.uint64((1 << self._table_bits) - 1)
+        slot = (h & mask).astype(np.int64)
+        row = np.full(h.size, -1, dtype=np.int64)
+        todo = np.arange(h.size)
+        for _ in range(self._probes):
+            cand = self._table_row[slot[todo]]
+            hit = (cand >= 0) & (self._table_hash[slot[todo]] == h[todo])
+            row[todo[hit]] = cand[hit]
+            todo = todo[~hit & (cand >= 0)]
+            if todo.size == 0:
+                break
+            slot[todo] = (slot[todo] + 1) & int(mask)
+        found = np.flatnonzero(row >= 0)
+        r = row[found]
+        same = (self._id_len[r] == length[found]) & np.all(self._id_words[r] == words[found], axis=1)
+        row[found[~same]] = -1
+        return row.astype(np.int32)
+
+    # --- the fallback ------------------------------------------------------------------------------
+
+    def _slow(
+        self,
+        data: bytes,
+        starts: NDArray[np.int64],
+        ends: NDArray[np.int64],
+        lines: NDArray[np.int64],
+        line_no: NDArray[np.int64],
+        rows: NDArray[np.int32],
+        ts: NDArray[np.int64],
+        vals: NDArray[np.float64],
+    ) -> list[BadLine]:
+        bad: list[BadLine] = []
+        parsed: list[Any] = []
+        where: list[int] = []
+        for i in lines.tolist():
+            raw = data[starts[i] : ends[i]]
+            if not raw.strip():
+                continue
+            try:
+                parsed.append(orjson.loads(raw))
+            except orjson.JSONDecodeError as exc:
+                bad.append(BadLine(int(line_no[i]), f"not JSON: {exc}"))
+                continue
+            where.append(i)
+        if not parsed:
+            return bad
+        try:
+            readings = READINGS_ADAPTER.validate_python(parsed)
+            failed: dict[int, str] = {}
+        except ValidationError as exc:
+            failed = {}
+            for err in exc.errors(include_url=False):
+                k = int(err["loc"][0])
+                field_name = ".".join(str(x) for x in err["loc"][1:]) or "record"
+                failed.setdefault(k, f"not a Reading v1: {field_name}: {err['msg']}")
+            keep = [k for k in range(len(parsed)) if k not in failed]
+            readings_kept = READINGS_ADAPTER.validate_python([parsed[k] for k in keep])
+            readings = [None] * len(parsed)  # type: ignore[list-item]
+            for k, r in zip(keep, readings_kept, strict=True):
+                readings[k] = r
+        index = self.registry.index
+        for k, i in enumerate(where):
+            if k in failed:
+                bad.append(BadLine(int(line_no[i]), failed[k]))
+                continue
+            r = readings[k]
+            row = index.get(r.sensor_id)
+            if row is None:
+                bad.append(BadLine(int(line_no[i]), f"unknown sensor {r.sensor_id!r}"))
+                continue
+            names = self._channels[row]
+            if names:
+                got = r.values
+                if got is None or any(n not in got for n in names):
+                    bad.append(BadLine(int(line_no[i]), f"sensor {r.sensor_id} needs values {list(names)}"))
+                    continue
+                vals[i, : len(names)] = [got[n] for n in names]
+            else:
+                if r.value is None:
+                    bad.append(BadLine(int(line_no[i]), f"sensor {r.sensor_id} needs a single 'value'"))
+                    continue
+                vals[i, 0] = r.value
+            rows[i] = row
+            ts[i] = r.ts_ms
+        bad.sort(key=lambda x: x.line)
+        return bad
+
+
+def iter_blocks(fh: BinaryIO, block_bytes: int = 16 << 20) -> Iterator[tuple[bytes, int]]:
+    """Whole-line blocks of a binary file with the line number of each block's first line."""
+    line = 1
+    rest = b""
+    while True:
+        chunk = fh.read(block_bytes)
+        if not chunk:
+            if rest:
+                yield rest, line
+            return
+        data = rest + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        block, rest = data[: cut + 1], data[cut + 1 :]
+        yield block, line
+        line += block.count(b"\n")
+
+
+# --- vectorised primitives -------------------------------------------------------------------------
+
+
+def _hash(words: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    h = np.full(words.shape[0], _H_MUL2, dtype=np.uint64)
+    for k in range(words.shape[1]):
+        h = (h ^ words[:, k]) * _H_MUL
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def _hash_table(h: NDArray[np.uint64], bits: int) -> tuple[NDArray[np.int64], NDArray[np.uint64], int]:
+    """Open-addressing table (linear probing) of registry rows by id hash; returns rows, hashes and the
+    longest probe sequence. Equal hashes of different ids are both kept (ids are compared after)."""
+    size = 1 << bits
+    rows = np.full(size, -1, dtype=np.int64)
+    hashes = np.zeros(size, dtype=np.uint64)
+    longest = 1
+    mask = size - 1
+    for i, hv in enumerate(h.tolist()):
+        slot, probes = hv & mask, 1
+        while rows[slot] >= 0:
+            slot, probes = (slot + 1) & mask, probes + 1
+        rows[slot], hashes[slot] = i, hv
+        longest = max(longest, probes)
+    return rows, hashes, longest
+
+
+class _Windows:
+    """Fixed-width byte windows of a padded buffer, gathered by start position without index matrices."""
+
+    def __init__(self, padded: NDArray[np.uint8]) -> None:
+        self._b = padded
+        self._views: dict[int, NDArray[np.uint8]] = {}
+
+    def at(self, pos: NDArray[np.int64], width: int) -> NDArray[np.uint8]:
+        view = self._views.get(width)
+        if view is None:
+            view = self._views[width] = np.lib.stride_tricks.sliding_window_view(self._b, width)
+        return view[pos]
+
+    def matches(self, pos: NDArray[np.int64], literal: bytes) -> NDArray[np.bool_]:
+        """Whether ``literal`` is at each position (the buffer is padded past the data)."""
+        lit = np.frombuffer(literal, dtype=np.uint8)
+        return np.all(self.at(pos, lit.size) == lit, axis=1)
+
+
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[48:58] = True
+_NUMCHAR = _DIGIT.copy()
+_NUMCHAR[[45, 46]] = True  # '-' '.'; exponents are left to the fallback
+
+
+def _span(win: NDArray[np.uint8], charset: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Length of the leading run of ``charset`` characters in each window (its width if all are)."""
+    outside = ~charset[win]
+    return np.where(outside.any(axis=1), np.argmax(outside, axis=1), win.shape[1])
+
+
+def _integers(
+    w: _Windows, pos: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Non-negative JSON integers at ``pos`` (1..18 digits, no leading zero): value, end, ok."""
+    if pos.size == 0:
+        return np.empty(0, dtype=np.int64), pos, np.empty(0, dtype=bool)
+    win = w.at(pos, _NUM_WINDOW)
+    n = _span(win, _DIGIT)
+    ok = (n >= 1) & (n <= 18) & ~((n > 1) & (win[:, 0] == 48))
+    width = int(n[ok].max()) if ok.any() else 1
+    text = np.where(np.arange(width) < n[:, None], win[:, :width], 0).astype(np.uint8)
+    value = np.where(ok, np.ascontiguousarray(text).view(f"S{width}").ravel(), b"0").astype(np.int64)
+    return value, pos + n, ok
+
+
+def _numbers(
+    w: _Windows, pos: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """JSON numbers ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` at ``pos``: value, end, ok. Numbers with an exponent
+    or longer than the window are not ok (their line takes the fallback). The conversion is numpy's
+    correctly rounded string-to-double, so values equal Python's ``float()``."""
+    if pos.size == 0:
+        return np.empty(0), pos, np.empty(0, dtype=bool)
+    win = w.at(pos, _NUM_WINDOW)
+    n = _span(win, _NUMCHAR)
+    ok = (n >= 1) & (n < _NUM_WINDOW)
+    width = max(int(n[ok].max()) if ok.any() else 1, 2)
+    text = np.where(np.arange(width) < n[:, None], win[:, :width], 0).astype(np.uint8)
+    neg = text[:, 0] == 45
+    first = np.where(neg, text[:, 1], text[:, 0])
+    second = np.where(neg, win[:, 2], win[:, 1])
+    last = win[np.arange(pos.size), np.maximum(n - 1, 0)]
+    dots = (text == 46).sum(axis=1)
+    minus = (text == 45).sum(axis=1)
+    ok &= _DIGIT[first] & _DIGIT[last] & (dots <= 1) & (minus == neg)
+    ok &= ~((first == 48) & _DIGIT[second] & (n > 1 + neg))  # no leading zero
+    ok &= ~(neg & (text[:, 1] == 46))  # "-.5"
+    value = np.where(ok[:, None], text, np.frombuffer(b"0".ljust(width, b"\0"), dtype=np.uint8))
+    out = np.ascontiguousarray(value).view(f"S{width}").ravel().astype(np.float64)
+    return out, pos + n, ok
