@@ -162,6 +162,8 @@ def test_labelled_scenario_end_to_end(stack: StackInfo) -> None:
     assert len({a.alert_id for a in alerts}) == n_alerts
     highest: dict[tuple[str, str], int] = defaultdict(int)
     for a in alerts:
+        if a.ts_ms >= bad_ts:
+            continue  # the malformed batches' good readings carry arbitrary values; judged above by count
         highest[(a.sensor_id, a.rule)] = max(highest[(a.sensor_id, a.rule)], a.level_num)
     incidents = {(i.sensor_id, i.rule): i for i in scenario.expected()}
     assert {i.rule for i in incidents.values()} >= {
