@@ -14,7 +14,10 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from riskstream import __version__, commands
+from riskstream.registry import RegistryError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (FileNotFoundError, RegistryError) as exc:
+        # a missing or broken config/registry is the operator's to fix: say what, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: invalid configuration ({exc.error_count()} problem(s)):", file=sys.stderr)
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            print(f"  {where}: {err['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -87,3 +87,17 @@ def test_settings_reject_unknown_keys(tmp_path: Path) -> None:
 def test_missing_settings_file() -> None:
     with pytest.raises(FileNotFoundError):
         load_settings("/nonexistent/riskstream.toml")
+
+
+def test_cli_reports_config_errors_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskstream.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[mqtt]\nport = "x"\n')
+    assert main(["detect", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "mqtt.port" in err and "Traceback" not in err
+    assert main(["detect", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "not found" in capsys.readouterr().err
