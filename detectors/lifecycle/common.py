@@ -104,8 +104,8 @@ class EventBuffer:
             (
                 np.asarray(row, dtype=np.int32),
                 np.broadcast_to(np.asarray(ts_ms, dtype=np.int64), (n,)),
-                np.asarray(previous, dtype=np.int8),
-                np.asarray(level, dtype=np.int8),
+                np.broadcast_to(np.asarray(previous, dtype=np.int8), (n,)),
+                np.broadcast_to(np.asarray(level, dtype=np.int8), (n,)),
                 np.broadcast_to(np.asarray(cause, dtype=np.int8), (n,)),
                 np.broadcast_to(np.asarray(phase, dtype=np.int8), (n,)),
                 np.broadcast_to(np.asarray(index, dtype=np.int64), (n,)),

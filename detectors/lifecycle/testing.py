@@ -65,7 +65,9 @@ def echo_rule(
     return cls()
 
 
-def tiny_registry(*specs: tuple[str, str] | tuple[str, str, dict[str, Any]], site: str = "site-1") -> Registry:
+def tiny_registry(
+    *specs: tuple[str, str] | tuple[str, str, dict[str, Any]], site: str = "site-1"
+) -> Registry:
     """Sensors from ``(sensor_id, kind[, params])``; all at ``site``."""
     sensors = []
     for spec in specs:
