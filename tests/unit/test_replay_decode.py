@@ -1,0 +1,114 @@
+"""The Reading v1 JSON-lines decoder of ``riskstream replay``: fast path equals the contract's parse."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from detectors.lifecycle.testing import tiny_registry
+from riskstream.jsonl_readings import ReadingLineDecoder, iter_blocks
+
+REG = tiny_registry(
+    ("gas-1", "combustible_gas"), ("lift-1", "elevator_status"), ("vib-1", "elevator_vibration")
+)
+LIFT = {"speed_mps": 1.5, "door_open": 0.0, "in_door_zone": 1.0, "occupied": 1.0}
+
+
+def line(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def decode(*lines: bytes) -> tuple[list[tuple[int, int, list[float]]], list[tuple[int, str]], int]:
+    d = ReadingLineDecoder(REG).decode(b"\n".join(lines) + b"\n")
+    got = []
+    for r, t, v in zip(d.rows.tolist(), d.ts_ms.tolist(), d.values.tolist(), strict=True):
+        got.append((r, t, [x for x in v if not math.isnan(x)]))
+    return got, [(b.line, b.reason) for b in d.bad], d.fast
+
+
+def test_canonical_lines_take_the_fast_path() -> None:
+    got, bad, fast = decode(
+        line({"v": 1, "sensor_id": "gas-1", "ts_ms": 1782864000267, "value": 12.5}),
+        line({"v": 1, "sensor_id": "lift-1", "ts_ms": 5, "values": LIFT}),
+        line({"v": 1, "sensor_id": "vib-1", "ts_ms": 6, "values": {"z_pkpk": 0.01, "xy_pkpk": -0.0}}),
+    )
+    assert bad == [] and fast == 3
+    assert got == [(0, 1782864000267, [12.5]), (1, 5, [1.5, 0.0, 1.0, 1.0]), (2, 6, [0.01, -0.0])]
+    assert math.copysign(1.0, got[2][2][1]) == -1.0
+
+
+def test_other_spellings_fall_back_to_the_contract_parser() -> None:
+    got, bad, fast = decode(
+        json.dumps({"v": 1, "sensor_id": "gas-1", "ts_ms": 7, "value": 1.25}).encode(),  # spaces
+        line({"ts_ms": 8, "value": 2, "sensor_id": "gas-1", "v": 1}),  # key order, int value
+        line({"v": 1, "sensor_id": "gas-1", "ts_ms": 9, "value": 3.5, "quality": 1, "unit": "%LEL"}),
+        line({"v": 1, "sensor_id": "gas-1", "ts_ms": 10, "value": 1e-05}),  # exponent
+        line({"v": 1, "sensor_id": "gas-1", "ts_ms": 11, "value": 0.1 + 0.2}),  # 17 significant digits
+        line({"v": 1, "sensor_id": "lift-1", "ts_ms": 12, "values": dict(reversed(LIFT.items()))}),
+        b'{"v":1,"sensor_id":"gas-1","ts_ms":13,"value":4.0}\r',
+    )
+    assert bad == [] and fast == 2  # the compact line and the CRLF one
+    assert [g[1:] for g in got] == [
+        (7, [1.25]),
+        (8, [2.0]),
+        (9, [3.5]),
+        (10, [1e-05]),
+        (11, [0.1 + 0.2]),
+        (12, [1.5, 0.0, 1.0, 1.0]),
+        (13, [4.0]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"value":01}', "not JSON"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"value":1.}', "not JSON"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"value":.5}', "not JSON"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"value":1', "not JSON"),
+        (b"garbage", "not JSON"),
+        (b'{"v":2,"sensor_id":"gas-1","ts_ms":1,"value":1}', "not a Reading v1: v"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":-1,"value":1}', "not a Reading v1: ts_ms"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"value":1e999}', "infinity"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1}', "not a Reading v1"),
+        (b'{"v":1,"sensor_id":"gas-9","ts_ms":1,"value":1}', "unknown sensor 'gas-9'"),
+        (b'{"v":1,"sensor_id":"gas-1","ts_ms":1,"values":{"a":1}}', "needs a single 'value'"),
+        (b'{"v":1,"sensor_id":"lift-1","ts_ms":1,"value":1}', "needs values"),
+        (b'{"v":1,"sensor_id":"lift-1","ts_ms":1,"values":{"speed_mps":1}}', "needs values"),
+        (b'{"v":1,"sensor_id":"gas\\u002d1","ts_ms":1,"value":1}', ""),  # an escape: valid, slow path
+    ],
+)
+def test_bad_lines_are_reported_with_their_line_number(raw: bytes, reason: str) -> None:
+    good = line({"v": 1, "sensor_id": "gas-1", "ts_ms": 0, "value": 1.0})
+    got, bad, _ = decode(good, b"", raw, good)
+    if not reason:
+        assert bad == [] and len(got) == 3
+        return
+    assert len(got) == 2 and len(bad) == 1
+    assert bad[0][0] == 3 and reason in bad[0][1], bad
+
+
+def test_fast_values_equal_python_floats() -> None:
+    rng = np.random.default_rng(7)
+    xs = np.concatenate([rng.normal(0, 1e3, 3000), np.round(rng.normal(0, 50, 3000), 3), [0.0, -0.0, 1e15]])
+    lines = [line({"v": 1, "sensor_id": "gas-1", "ts_ms": i, "value": float(x)}) for i, x in enumerate(xs)]
+    d = ReadingLineDecoder(REG).decode(b"\n".join(lines))
+    assert d.bad == [] and d.fast > 5000
+    assert d.values[:, 0].tobytes() == np.asarray(xs, dtype=np.float64).tobytes()
+    assert d.ts_ms.tolist() == list(range(xs.size))
+
+
+def test_blocks_split_only_at_line_ends_and_count_lines() -> None:
+    lines = [line({"v": 1, "sensor_id": "gas-1", "ts_ms": i, "value": i / 3}) for i in range(1000)]
+    data = b"\n".join(lines) + b"\n\n" + b"junk"
+    dec = ReadingLineDecoder(REG)
+    ts, bad = [], []
+    for block, first in iter_blocks(io.BytesIO(data), block_bytes=777):
+        d = dec.decode(block, first)
+        ts += d.ts_ms.tolist()
+        bad += [(b.line, b.reason[:8]) for b in d.bad]
+    assert ts == list(range(1000)) and bad == [(1002, "not JSON")]
