@@ -6,7 +6,9 @@ refines it per sensor: it learns the mean and the standard deviation σ of the s
 estimates in normal operation and scores each reading's drop rate as z = (rate − mean) / σ. A quiet
 transmitter thus reveals a slow leak well below the fixed blue rate, and a noisy one does not alarm on
 its own noise. A physical floor (``floor_pct_per_min``) keeps a sensor that is almost noise-free from
-alarming on drops no operator would act on.
+alarming on drops no operator would act on. The colours are 6 σ apart at least: a steady leak's z still
+wanders by about ±3 over the readings of an incident (its rate estimate has unit variance in these units),
+and a colour should not flicker on one steady leak.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ class PipelinePressureDropSigmaParams:
     min_sigma_pct_per_min: float = 0.005
     floor_pct_per_min: float = 0.1
     blue_sigma: float = 6.0
-    yellow_sigma: float = 10.0
-    orange_sigma: float = 15.0
-    red_sigma: float = 25.0
+    yellow_sigma: float = 12.0
+    orange_sigma: float = 20.0
+    red_sigma: float = 30.0
     sustain_readings: float = 3
 
 

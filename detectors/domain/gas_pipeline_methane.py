@@ -360,7 +360,7 @@ class TunnelMethaneParams:
     prealarm_ratio: float = 0.5
     red_lel: float = 50.0
     clear_margin_lel: float = 2.0
-    trend_window_s: float = 60.0
+    trend_window_s: float = 120.0
     trend_min_points: float = 3
     rising_lel_per_min: float = 1.0
 

@@ -106,7 +106,7 @@ class RateOfRise(MhsWeighted[P]):
                 f"; only {readings_text(e['points'])} in the {fmt(sp['rate_window_s'], 0)} s window "
                 f"(needs {int(sp['min_points'])}), rate not computable"
             )
-        text = f" over {readings_text(e['points'])} in {fmt(sp['rate_window_s'], 0)} s"
+        text = f", fit over {readings_text(e['points'])} in {fmt(sp['rate_window_s'], 0)} s"
         if ctx.rising:
             text += f", {int(ctx.sustain)} consecutive readings"
         return text

@@ -63,7 +63,7 @@ class TankLevelLimits(MhsWeighted[TankLevelLimitsParams]):
 
     name = "tank_level_limits"
     kinds: ClassVar[tuple[str, ...]] = ("tank_level",)
-    source = "tank level H/HH/L/LL [P] (AQ 3036-2010 requires level alarms, no value)"
+    source = "H/HH/L/LL set points [P]; AQ 3036-2010 requires level alarms, gives no value"
     unit = "%"
     sensor_keys: ClassVar[tuple[str, ...]] = (
         "high_pct",

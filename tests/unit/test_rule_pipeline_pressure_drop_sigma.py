@@ -1,5 +1,5 @@
 """pipeline_pressure_drop_sigma: drop rate in units of the sensor's own rate noise σ ([P], dP/dt < −k·σ):
-blue 6σ, yellow 10σ, orange 15σ, red 25σ after 3 consecutive readings, only where the drop is ≥ 0.1 %/min;
+blue 6σ, yellow 12σ, orange 20σ, red 30σ after 3 consecutive readings, only where the drop is ≥ 0.1 %/min;
 σ and the mean rate are learned per sensor from its normal readings."""
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ def drop(state: State, pct_per_min: float, n: int = 20, start_ts: int = T0) -> R
         (5.99, NORMAL),
         (6.0, BLUE),  # exactly at
         (6.01, BLUE),
-        (9.99, BLUE),
-        (10.0, YELLOW),
-        (15.0, ORANGE),
-        (24.99, ORANGE),
-        (25.0, RED),
+        (11.99, BLUE),
+        (12.0, YELLOW),
+        (19.99, YELLOW),
+        (20.0, ORANGE),
+        (29.99, ORANGE),
+        (30.0, RED),
         (40.0, RED),
     ],
 )
@@ -67,7 +68,7 @@ def test_drops_below_the_physical_floor_never_alarm() -> None:
     rule = PipelinePressureDropSigma()
     state = learned_state(rule, 0.005)  # an almost noise-free transmitter
     assert drop(state, 0.099).levels.max() == NORMAL  # 19.8 σ but under 0.1 %/min
-    out = drop(state, 0.1)  # 20 σ, exactly at the floor
+    out = drop(state, 0.1)  # 20 σ, exactly at the floor: orange
     assert set(out.levels[: FIRST_RATE + 2].tolist()) == {NORMAL}
     assert set(out.levels[FIRST_RATE + 2 :].tolist()) == {ORANGE}
 
@@ -76,7 +77,7 @@ def test_rises_never_alarm_and_levels_clear_below_blue() -> None:
     rule = PipelinePressureDropSigma()
     state = learned_state(rule, 0.05)
     assert drop(state, -2.0).levels.max() == NORMAL
-    out = drop(state, 0.6, n=30)  # 12 σ: yellow
+    out = drop(state, 0.7, n=30)  # 14 σ: yellow
     n = 40
     flat = rule.evaluate(
         out.state, Batch.of(np.zeros(n), T0 + EVERY_MS * (30 + np.arange(n)), np.full(n, 296.0))
@@ -158,13 +159,13 @@ def test_bad_params_are_refused_naming_the_sensor(params: dict[str, Any]) -> Non
 
 def test_reason_gives_the_rate_its_baseline_and_the_multiple() -> None:
     rule = PipelinePressureDropSigma()
-    out = drop(learned_state(rule, 0.05), 0.8)
+    out = drop(learned_state(rule, 0.05), 1.1)
     i = FIRST_RATE + 2
     reason = rule.describe(
         rule.context(out.state, 0, "gp-pp-0007", "dn400-main-3", ORANGE, NORMAL, out.measures, i)
     )
-    assert reason.startswith("pressure drop 16 σ at dn400-main-3 ≥ orange 15 σ by 1 σ")
+    assert reason.startswith("pressure drop 22 σ at dn400-main-3 ≥ orange 20 σ by 2 σ")
     assert (
-        "falling 0.8 %/min (2.4 kPa/min of nominal 300 kPa) against its own baseline 0 ± 0.05 %/min" in reason
+        "falling 1.1 %/min (3.3 kPa/min of nominal 300 kPa) against its own baseline 0 ± 0.05 %/min" in reason
     )
     assert reason.endswith("normal → orange [rule pipeline_pressure_drop_sigma, sensor gp-pp-0007]")

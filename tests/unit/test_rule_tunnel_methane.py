@@ -1,5 +1,5 @@
 """tunnel_methane: GB 50838-2015 gas compartment alarm ≤ 20 %LEL (accident ventilation), cut-off 25 %LEL [M];
-blue ½ alarm, yellow alarm, orange cut-off, red cut-off and rising (≥ 1 %LEL/min over 60 s) or ≥ 50 %LEL."""
+blue ½ alarm, yellow alarm, orange cut-off, red cut-off and rising (≥ 1 %LEL/min over 120 s) or ≥ 50 %LEL."""
 
 from __future__ import annotations
 
