@@ -122,8 +122,8 @@ class PipelinePressureBand(DomainRule[PipelinePressureBandParams]):
             ctx,
             self.name,
             what=("pressure deviation",) * 4,
-            set_names=("blue band ±", "yellow band ±", "orange band ±", "red band ±"),
+            set_names=("blue band", "yellow band", "orange band", "red band"),
             unit=self.unit,
             source=self.source,
             detail=detail,
-        ).replace("± ", "±")
+        )
