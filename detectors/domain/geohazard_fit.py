@@ -1,0 +1,168 @@
+"""Time-binned least-squares fits per sensor, vectorised over the sensors of one step.
+
+The landslide rules smooth cumulative displacement with a least-squares slope over a trailing window
+(domain-thresholds.md §3.1: raw GNSS noise makes point-to-point angles jump). A ring of the last N
+*readings* cannot serve every reporting interval: 128 readings cover 600 s only down to one reading
+every ~4.7 s, and a point that reports every second would never fill its window. :class:`FitBins`
+therefore sizes the ring by *time*: each sensor's readings fall into event-time bins of ``bin_ms``
+(its window divided by a fixed number of slots), and every bin keeps the least-squares sufficient
+statistics of its readings (count, Σt, Σx, Σt², Σtx, Σx², relative to the bin's start and to the bin's
+first value). A fit over any run of whole bins is then exact - the same slope as fitting every reading
+in those bins - at any reporting rate, in constant memory.
+
+Windows are whole bins anchored at the bin of the sensor's newest reading: a window of ``k`` bins
+covers between ``(k - 1)·bin_ms`` and ``k·bin_ms`` before the newest reading. A late reading is added
+to its own bin while the ring still holds it (older: dropped); the fit stays anchored at the newest
+reading, so a late reading never rewinds a level. When a sensor's bin width changes (its window was
+reconfigured), its ring starts empty.
+
+The functions update arrays the caller owns (a copy made once per batch), never the caller's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import State
+from detectors.domain.ring import EMPTY_TS, NO_BIN
+
+_SUMS = ("n", "st", "sx", "stt", "stx", "sxx")
+_I64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True, slots=True)
+class LineFit:
+    """A least-squares line ``x = a + slope·t`` per row (NaN where it cannot be fitted).
+
+    ``slope`` in x units per second; ``sigma_slope`` its standard error from the residuals (NaN with
+    fewer than 3 readings); ``points`` readings used; ``span_ms`` newest minus oldest reading time in the
+    window; ``t_mean_s`` mean reading time relative to the sensor's newest reading (≤ 0).
+    """
+
+    slope: NDArray[np.float64]
+    sigma_slope: NDArray[np.float64]
+    points: NDArray[np.int64]
+    span_ms: NDArray[np.int64]
+    t_mean_s: NDArray[np.float64]
+
+
+class FitBins:
+    """``slots`` event-time bins per sensor under ``<prefix>_*`` keys (see module docstring)."""
+
+    def __init__(self, prefix: str, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"a fit ring needs at least one slot, got {slots}")
+        self.slots = slots
+        self.prefix = prefix
+        self.bin_key = f"{prefix}_bin"
+        self.tmin_key = f"{prefix}_tmin"
+        self.xr_key = f"{prefix}_xr"
+        self.width_key = f"{prefix}_width_ms"
+        self.newest_key = f"{prefix}_newest_ts"
+        self.sum_keys = {name: f"{prefix}_{name}" for name in _SUMS}
+
+    def init_state(self, capacity: int) -> State:
+        shape = (capacity, self.slots)
+        state: State = {
+            self.bin_key: np.full(shape, NO_BIN, dtype=np.int64),
+            self.tmin_key: np.full(shape, EMPTY_TS, dtype=np.int64),
+            self.xr_key: np.zeros(shape, dtype=np.float64),
+            self.width_key: np.zeros(capacity, dtype=np.int64),
+            self.newest_key: np.full(capacity, EMPTY_TS, dtype=np.int64),
+        }
+        state.update({key: np.zeros(shape, dtype=np.float64) for key in self.sum_keys.values()})
+        return state
+
+    def push(
+        self,
+        state: State,
+        rows: NDArray[np.int32],
+        ts_ms: NDArray[np.int64],
+        x: NDArray[np.float64],
+        bin_ms: NDArray[np.int64],
+    ) -> None:
+        """Add one reading per row (rows unique) with each row's bin width; in place."""
+        if rows.size == 0:
+            return
+        changed = state[self.width_key][rows] != bin_ms
+        if changed.any():
+            r = rows[changed]
+            state[self.bin_key][r] = NO_BIN
+            state[self.newest_key][r] = EMPTY_TS
+            state[self.width_key][r] = bin_ms[changed]
+        b = ts_ms // bin_ms
+        slot = b % self.slots
+        held = state[self.bin_key][rows, slot]
+        keep = held <= b  # a slot holding a newer bin means this reading is older than the ring: dropped
+        rows, ts_ms, x, b, slot = rows[keep], ts_ms[keep], x[keep], b[keep], slot[keep]
+        fresh = held[keep] < b
+        if fresh.any():
+            fr, fs = rows[fresh], slot[fresh]
+            state[self.bin_key][fr, fs] = b[fresh]
+            state[self.tmin_key][fr, fs] = ts_ms[fresh]
+            state[self.xr_key][fr, fs] = x[fresh]
+            for key in self.sum_keys.values():
+                state[key][fr, fs] = 0.0
+        tau = (ts_ms - b * bin_ms[keep]) * 1e-3
+        xi = x - state[self.xr_key][rows, slot]
+        s = self.sum_keys
+        state[s["n"]][rows, slot] += 1.0
+        state[s["st"]][rows, slot] += tau
+        state[s["sx"]][rows, slot] += xi
+        state[s["stt"]][rows, slot] += tau * tau
+        state[s["stx"]][rows, slot] += tau * xi
+        state[s["sxx"]][rows, slot] += xi * xi
+        state[self.tmin_key][rows, slot] = np.minimum(state[self.tmin_key][rows, slot], ts_ms)
+        state[self.newest_key][rows] = np.maximum(state[self.newest_key][rows], ts_ms)
+
+    def fit(self, state: State, rows: NDArray[np.int32], skip_bins: int, n_bins: int) -> LineFit:
+        """Least-squares line over each row's bins ``(newest - skip - n, newest - skip]``.
+
+        ``skip_bins = 0`` is the trailing window ending at the newest reading; ``skip_bins = n_bins``
+        the window before it.
+        """
+        m = rows.size
+        newest = state[self.newest_key][rows]
+        width = np.maximum(state[self.width_key][rows], 1)
+        seen = newest != EMPTY_TS
+        top = np.where(seen, newest // width - skip_bins, NO_BIN)
+        bins = state[self.bin_key][rows]
+        sel = seen[:, None] & (bins > (top - n_bins)[:, None]) & (bins <= top[:, None]) & (bins != NO_BIN)
+        s = self.sum_keys
+        n = np.where(sel, state[s["n"]][rows], 0.0)
+        # bin starts relative to the newest reading (s), bin reference values relative to one of them
+        start = np.where(sel, (np.where(sel, bins, 0) * width[:, None] - newest[:, None]) * 1e-3, 0.0)
+        xr = state[self.xr_key][rows]
+        first = np.argmax(sel, axis=1)
+        x0 = xr[np.arange(m), first]
+        d = np.where(sel, xr - x0[:, None], 0.0)
+        st = np.where(sel, state[s["st"]][rows], 0.0)
+        sx = np.where(sel, state[s["sx"]][rows], 0.0)
+        stt = np.where(sel, state[s["stt"]][rows], 0.0)
+        stx = np.where(sel, state[s["stx"]][rows], 0.0)
+        sxx = np.where(sel, state[s["sxx"]][rows], 0.0)
+        big_n = n.sum(axis=1)
+        t1 = (n * start + st).sum(axis=1)
+        x1 = (n * d + sx).sum(axis=1)
+        t2 = (n * start * start + 2.0 * start * st + stt).sum(axis=1)
+        tx = (n * start * d + start * sx + d * st + stx).sum(axis=1)
+        x2 = (n * d * d + 2.0 * d * sx + sxx).sum(axis=1)
+        oldest = np.where(sel, state[self.tmin_key][rows], _I64_MAX).min(axis=1)
+        points = big_n.astype(np.int64)
+        span_ms = np.where(points > 0, newest - oldest, 0).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s_tt = t2 - t1 * t1 / big_n
+            s_tx = tx - t1 * x1 / big_n
+            s_xx = x2 - x1 * x1 / big_n
+            ok = (big_n >= 2) & (s_tt > 1e-9 * np.maximum(t2, 1e-300))
+            slope = np.where(ok, s_tx / s_tt, np.nan)
+            ssr = np.maximum(s_xx - slope * s_tx, 0.0)
+            sigma = np.where(ok & (big_n >= 3), np.sqrt(ssr / (big_n - 2.0) / s_tt), np.nan)
+            t_mean = np.where(big_n > 0, t1 / big_n, np.nan)
+        return LineFit(slope, sigma, points, span_ms, t_mean)
+
+    def newest(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.int64]:
+        return state[self.newest_key][rows]
