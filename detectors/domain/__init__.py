@@ -30,6 +30,8 @@ from detectors.domain.gas_pipeline_methane import (
 )
 from detectors.domain.gas_pipeline_night import PipelineNightMinimum, PipelineNightMinimumParams
 from detectors.domain.geohazard import LandslideTangentAngle, LandslideTangentAngleParams
+from detectors.domain.geohazard_acceleration import LandslideAcceleration, LandslideAccelerationParams
+from detectors.domain.geohazard_crack import CrackJump, CrackJumpParams
 from detectors.domain.hazchem import GasTwoStage, GasTwoStageParams
 from detectors.domain.hazchem_runaway import (
     TankPressureRise,
@@ -41,9 +43,15 @@ from detectors.domain.hazchem_tank_level import TankLevelLimits, TankLevelLimits
 from detectors.domain.hazchem_toxic import ToxicGasTwoStage, ToxicGasTwoStageParams
 from detectors.domain.policy import LevelLatch, LevelThresholds
 from detectors.domain.rainfall import Rainstorm, RainstormParams
+from detectors.domain.rainfall_antecedent import AntecedentRainfall, AntecedentRainfallParams
+from detectors.domain.rainfall_waterlogging import Waterlogging, WaterloggingParams
 from detectors.domain.rule import DomainRule, Measures, RuleOutput, SensorParamError, TransitionContext
 
 __all__ = [
+    "AntecedentRainfall",
+    "AntecedentRainfallParams",
+    "CrackJump",
+    "CrackJumpParams",
     "DomainRule",
     "ElevatorDoorOpenMoving",
     "ElevatorDoorOpenMovingParams",
@@ -59,6 +67,8 @@ __all__ = [
     "ElevatorTrappedPassengerParams",
     "GasTwoStage",
     "GasTwoStageParams",
+    "LandslideAcceleration",
+    "LandslideAccelerationParams",
     "LandslideTangentAngle",
     "LandslideTangentAngleParams",
     "LevelLatch",
@@ -87,6 +97,8 @@ __all__ = [
     "TransitionContext",
     "TunnelMethane",
     "TunnelMethaneParams",
+    "Waterlogging",
+    "WaterloggingParams",
     "WellMethane",
     "WellMethaneParams",
     "default_rules",
@@ -115,4 +127,8 @@ def default_rules() -> tuple[DomainRule, ...]:
         PipelinePressureBand(),
         PipelinePressureDropSigma(),
         PipelineNightMinimum(),
+        LandslideAcceleration(),
+        CrackJump(),
+        AntecedentRainfall(),
+        Waterlogging(),
     )
