@@ -3,8 +3,8 @@
 domain-thresholds.md §2: "Alarm: outside ±10 % of set point" ([P], no standard value found; the GB 50028
 pressure classes are [M]). Regulators hold the outlet within their accuracy class (AC 5-10), so a
 district station normally stays within ±5 %; the colours are our proposal ([P]): ±7.5 % blue,
-±10 % yellow (the band alarm), ±20 % orange, ±30 % red, each after ``sustain_readings`` consecutive
-readings, held until the deviation is back inside its band by ``clear_margin_pct``.
+±10 % yellow (the band alarm), ±20 % orange, ±30 % red, each after ``band_sustain_readings`` consecutive
+readings, held until the deviation is back inside its band by ``band_clear_margin_pct``.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ class PipelinePressureBandParams:
     """Per-sensor defaults (registry ``params``)."""
 
     nominal_kpa: float = 300.0
-    blue_pct: float = 7.5
-    yellow_pct: float = 10.0
-    orange_pct: float = 20.0
-    red_pct: float = 30.0
-    clear_margin_pct: float = 1.0
-    sustain_readings: float = 3
+    band_blue_pct: float = 7.5
+    band_yellow_pct: float = 10.0
+    band_orange_pct: float = 20.0
+    band_red_pct: float = 30.0
+    band_clear_margin_pct: float = 1.0
+    band_sustain_readings: float = 3
 
 
 class PipelinePressureBand(DomainRule[PipelinePressureBandParams]):
@@ -54,21 +54,21 @@ class PipelinePressureBand(DomainRule[PipelinePressureBandParams]):
     kinds: ClassVar[tuple[str, ...]] = ("pipeline_pressure",)
     source = "±10 % of set point [P], domain-thresholds §2"
     unit = "%"
-    level_keys = ("blue_pct", "yellow_pct", "orange_pct", "red_pct")
+    level_keys = ("band_blue_pct", "band_yellow_pct", "band_orange_pct", "band_red_pct")
     sensor_keys: ClassVar[tuple[str, ...]] = (
         "nominal_kpa",
         *level_keys,
-        "clear_margin_pct",
-        "sustain_readings",
+        "band_clear_margin_pct",
+        "band_sustain_readings",
     )
-    count_keys: ClassVar[tuple[str, ...]] = ("sustain_readings",)
+    count_keys: ClassVar[tuple[str, ...]] = ("band_sustain_readings",)
 
     def __init__(self, params: PipelinePressureBandParams | None = None) -> None:
         super().__init__(params or PipelinePressureBandParams())
 
     @classmethod
     def conformance_examples(cls) -> Sequence[PipelinePressureBand]:
-        return (cls(), cls(PipelinePressureBandParams(nominal_kpa=4.0, sustain_readings=1)))
+        return (cls(), cls(PipelinePressureBandParams(nominal_kpa=4.0, band_sustain_readings=1)))
 
     def _init_measure_state(self, capacity: int) -> State:
         return {"newest_ts": np.full(capacity, EMPTY_TS, dtype=np.int64)}
@@ -77,8 +77,11 @@ class PipelinePressureBand(DomainRule[PipelinePressureBandParams]):
         b, y, o, r = (state[f"sp_{k}"] for k in self.level_keys)
         checks = (
             (state["sp_nominal_kpa"] <= 0, "needs nominal_kpa > 0"),
-            (~((b > 0) & (b <= y) & (y <= o) & (o <= r)), "needs 0 < blue ≤ yellow ≤ orange ≤ red pct"),
-            (state["sp_clear_margin_pct"] < 0, "needs clear_margin_pct ≥ 0"),
+            (
+                ~((b > 0) & (b <= y) & (y <= o) & (o <= r)),
+                "needs 0 < band_blue ≤ band_yellow ≤ band_orange ≤ band_red pct",
+            ),
+            (state["sp_band_clear_margin_pct"] < 0, "needs band_clear_margin_pct ≥ 0"),
         )
         for mask, message in checks:
             bad = self._first_bad(mask, labels)
@@ -103,8 +106,8 @@ class PipelinePressureBand(DomainRule[PipelinePressureBandParams]):
 
     def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds:
         set_points = np.stack([state[f"sp_{k}"][rows] for k in self.level_keys], axis=1)
-        clear = set_points - state["sp_clear_margin_pct"][rows][:, None]
-        return LevelThresholds(set_points, clear, state["sp_sustain_readings"][rows])
+        clear = set_points - state["sp_band_clear_margin_pct"][rows][:, None]
+        return LevelThresholds(set_points, clear, state["sp_band_sustain_readings"][rows])
 
     def describe(self, ctx: TransitionContext) -> str:
         sp = ctx.sp

@@ -52,7 +52,7 @@ class PipelinePressureDropSigmaParams:
     yellow_sigma: float = 12.0
     orange_sigma: float = 20.0
     red_sigma: float = 30.0
-    sustain_readings: float = 3
+    sigma_sustain_readings: float = 3
 
 
 class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
@@ -65,7 +65,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
     as normal. σ is at least ``min_sigma_pct_per_min`` (quantised readings).
 
     Score: z = (r − μ) / σ, computed before the reading is learned; NaN while not warm. A level is
-    raised after ``sustain_readings`` consecutive readings at or above its z and with r ≥
+    raised after ``sigma_sustain_readings`` consecutive readings at or above its z and with r ≥
     ``floor_pct_per_min``; every level clears when z falls below ``blue_sigma``. Non-finite readings
     change nothing; late readings join the ring (windows end at the sensor's newest reading).
     """
@@ -85,13 +85,13 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
         "min_sigma_pct_per_min",
         "floor_pct_per_min",
         *level_keys,
-        "sustain_readings",
+        "sigma_sustain_readings",
     )
     count_keys: ClassVar[tuple[str, ...]] = (
         "min_points",
         "warmup_readings",
         "learn_readings",
-        "sustain_readings",
+        "sigma_sustain_readings",
     )
 
     def __init__(self, params: PipelinePressureDropSigmaParams | None = None) -> None:
@@ -103,7 +103,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
         return (
             cls(
                 PipelinePressureDropSigmaParams(
-                    max_points=8, min_points=3, warmup_readings=4, sustain_readings=1, nominal_kpa=5.0
+                    max_points=8, min_points=3, warmup_readings=4, sigma_sustain_readings=1, nominal_kpa=5.0
                 )
             ),
         )
@@ -194,7 +194,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
     def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds:
         set_points = np.stack([state[f"sp_{k}"][rows] for k in self.level_keys], axis=1)
         clear = np.repeat(set_points[:, :1], 4, axis=1)
-        return LevelThresholds(set_points, clear, state["sp_sustain_readings"][rows])
+        return LevelThresholds(set_points, clear, state["sp_sigma_sustain_readings"][rows])
 
     def describe(self, ctx: TransitionContext) -> str:
         e, sp = ctx.extra, ctx.sp

@@ -49,12 +49,12 @@ class PipelineNightMinimumParams:
     min_nights: float = 3
     learn_nights: float = 7
     min_night_readings: float = 10
-    blue_pct: float = 1.0
-    yellow_pct: float = 2.0
-    orange_pct: float = 5.0
-    red_pct: float = 10.0
-    clear_margin_pct: float = 0.5
-    sustain_readings: float = 3
+    night_blue_pct: float = 1.0
+    night_yellow_pct: float = 2.0
+    night_orange_pct: float = 5.0
+    night_red_pct: float = 10.0
+    night_clear_margin_pct: float = 0.5
+    night_sustain_readings: float = 3
 
 
 def night_position(
@@ -85,16 +85,16 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
     is warm after ``min_nights`` nights.
 
     Score: (learned minimum − reading) / ``nominal_kpa`` × 100 inside a night window once warm, NaN
-    otherwise. Levels after ``sustain_readings`` consecutive readings at or above a margin, held down to
-    the margin − ``clear_margin_pct``. Readings outside the window, non-finite or older than the sensor's
-    newest change nothing (the level holds).
+    otherwise. Levels after ``night_sustain_readings`` consecutive readings at or above a margin, held
+    down to the margin − ``night_clear_margin_pct``. Readings outside the window, non-finite or older
+    than the sensor's newest change nothing (the level holds).
     """
 
     name = "pipeline_night_minimum"
     kinds: ClassVar[tuple[str, ...]] = ("pipeline_pressure",)
     source = "night minimum-pressure check [P], domain-thresholds §2"
     unit = "%"
-    level_keys = ("blue_pct", "yellow_pct", "orange_pct", "red_pct")
+    level_keys = ("night_blue_pct", "night_yellow_pct", "night_orange_pct", "night_red_pct")
     sensor_keys: ClassVar[tuple[str, ...]] = (
         "nominal_kpa",
         "night_start_h",
@@ -104,14 +104,14 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
         "learn_nights",
         "min_night_readings",
         *level_keys,
-        "clear_margin_pct",
-        "sustain_readings",
+        "night_clear_margin_pct",
+        "night_sustain_readings",
     )
     count_keys: ClassVar[tuple[str, ...]] = (
         "min_nights",
         "learn_nights",
         "min_night_readings",
-        "sustain_readings",
+        "night_sustain_readings",
     )
 
     def __init__(self, params: PipelineNightMinimumParams | None = None) -> None:
@@ -151,10 +151,13 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
             ),
             (start == end, "needs night_start_h ≠ night_end_h"),
             (np.abs(state["sp_utc_offset_h"]) > 14, "needs |utc_offset_h| ≤ 14"),
-            (~((b > 0) & (b <= y) & (y <= o) & (o <= r)), "needs 0 < blue ≤ yellow ≤ orange ≤ red pct"),
             (
-                (state["sp_clear_margin_pct"] < 0) | (state["sp_clear_margin_pct"] >= b),
-                "needs 0 ≤ clear_margin_pct < blue_pct",
+                ~((b > 0) & (b <= y) & (y <= o) & (o <= r)),
+                "needs 0 < night_blue ≤ night_yellow ≤ night_orange ≤ night_red pct",
+            ),
+            (
+                (state["sp_night_clear_margin_pct"] < 0) | (state["sp_night_clear_margin_pct"] >= b),
+                "needs 0 ≤ night_clear_margin_pct < night_blue_pct",
             ),
         )
         for mask, message in checks:
@@ -187,7 +190,7 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
             valid[idx] = judged
             learned_at[idx], nights_at[idx] = learned, nights
             with np.errstate(invalid="ignore"):
-                short = warm & (deficit >= state["sp_blue_pct"][rows])
+                short = warm & (deficit >= state["sp_night_blue_pct"][rows])
             r = rows[judged]
             state["night_id"][r] = nid[judged]
             state["night_disturbed"][r] |= short[judged]
@@ -231,8 +234,8 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
 
     def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds:
         set_points = np.stack([state[f"sp_{k}"][rows] for k in self.level_keys], axis=1)
-        clear = set_points - state["sp_clear_margin_pct"][rows][:, None]
-        return LevelThresholds(set_points, clear, state["sp_sustain_readings"][rows])
+        clear = set_points - state["sp_night_clear_margin_pct"][rows][:, None]
+        return LevelThresholds(set_points, clear, state["sp_night_sustain_readings"][rows])
 
     def describe(self, ctx: TransitionContext) -> str:
         e, sp = ctx.extra, ctx.sp

@@ -145,8 +145,8 @@ def test_batching_does_not_change_anything() -> None:
         {"night_start_h": 24.0},
         {"night_start_h": 3.0, "night_end_h": 3.0},
         {"utc_offset_h": 15.0},
-        {"yellow_pct": 0.5},
-        {"clear_margin_pct": 1.0},
+        {"night_yellow_pct": 0.5},
+        {"night_clear_margin_pct": 1.0},
         {"min_nights": 0},
     ],
 )

@@ -68,7 +68,7 @@ def test_hysteresis_one_percent_inside_the_band() -> None:
 
 def test_per_sensor_set_point_and_bands() -> None:
     assert held(180.0, {"nominal_kpa": 200.0}) == YELLOW
-    assert held(2.7, {"nominal_kpa": 3.0, "yellow_pct": 8.0, "blue_pct": 5.0}) == YELLOW
+    assert held(2.7, {"nominal_kpa": 3.0, "band_yellow_pct": 8.0, "band_blue_pct": 5.0}) == YELLOW
 
 
 def test_demand_dips_within_the_regulator_class_raise_nothing() -> None:
@@ -80,7 +80,13 @@ def test_demand_dips_within_the_regulator_class_raise_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{"nominal_kpa": 0}, {"yellow_pct": 5.0}, {"clear_margin_pct": -0.1}, {"sustain_readings": 0}]
+    "params",
+    [
+        {"nominal_kpa": 0},
+        {"band_yellow_pct": 5.0},
+        {"band_clear_margin_pct": -0.1},
+        {"band_sustain_readings": 0},
+    ],
 )
 def test_bad_params_are_refused_naming_the_sensor(params: dict[str, Any]) -> None:
     rule = PipelinePressureBand()
@@ -101,8 +107,30 @@ def test_reason_says_which_side_and_how_far() -> None:
 
 def test_non_finite_and_stale_readings_change_nothing() -> None:
     rule = PipelinePressureBand()
-    state = rule.configure(rule.init_state(1), [{"sustain_readings": 1}], ["gp-pp-1"])
+    state = rule.configure(rule.init_state(1), [{"band_sustain_readings": 1}], ["gp-pp-1"])
     a = rule.evaluate(state, Batch.of([0, 0], [T0, T0 + 5000], [265.0, np.nan]))
     assert a.levels.tolist() == [YELLOW, YELLOW]
     b = rule.evaluate(a.state, Batch.of([0], [T0 - 5000], [300.0]))
     assert b.levels.tolist() == [YELLOW]
+
+
+def test_pressure_rules_share_only_the_set_point_and_the_rate_definition() -> None:
+    """A sensor's params serve every rule of its kind: a key two rules read must mean the same to both."""
+    from detectors.domain import default_rules
+
+    users: dict[str, set[str]] = {}
+    for rule in default_rules():
+        if "pipeline_pressure" in rule.kinds:
+            for key in rule.sensor_keys:
+                users.setdefault(key, set()).add(rule.name)
+    shared = {k: v for k, v in users.items() if len(v) > 1}
+    assert shared == {
+        "nominal_kpa": {
+            "pipeline_pressure_drop",
+            "pipeline_pressure_drop_sigma",
+            "pipeline_pressure_band",
+            "pipeline_night_minimum",
+        },
+        "rate_window_s": {"pipeline_pressure_drop", "pipeline_pressure_drop_sigma"},
+        "min_points": {"pipeline_pressure_drop", "pipeline_pressure_drop_sigma"},
+    }
