@@ -442,6 +442,7 @@ class Engine:
         rr, tt = r[idx], t[idx]
         now = max(work.max_ts_ms, int(tt.max()) if tt.size else NO_TS, NO_TS if now_ms is None else now_ms)
         events: list[LevelEvents | None] = [None] * len(self._groups)
+        positions: list[NDArray[np.int64] | None] = [None] * len(self._groups)
         outputs: dict[int, tuple[RuleOutput, Batch]] = {}
         no_rows = np.empty(0, dtype=np.int32)
         for g, rule in enumerate(self.rules):
@@ -471,11 +472,14 @@ class Engine:
                 work.cows[g], ps, batch.rows, batch.ts_ms, out.levels, out.measures.valid, now
             )
             outputs[g] = (out, batch)
+            positions[g] = idx[pick]
         events[-1] = self._deadman.apply(work.cows[-1], self._deadman_cfg, rr, tt, now)
-        emissions = self._notifier.run(work.cows, events, now)
+        positions[-1] = idx
+        emissions = self._notifier.run(work.cows, events, now, positions)
         work.max_ts_ms = now
         alerts = [(e, self._alert(e, outputs)) for e in emissions]
-        alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[1].rule))
+        # time order; at one time readings before timers, then by sensor and by the causing reading
+        alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[0].pos, ea[1].rule))
         return [a for _, a in alerts]
 
     # --- operator actions --------------------------------------------------------------------------

@@ -80,7 +80,9 @@ class Deadman:
         ts_ms: NDArray[np.int64],
         now_ms: int,
     ) -> LevelEvents:
-        """Readings of a batch (any order) and the event time after it; ``c`` is written in place."""
+        """Readings of a batch (any order) and the event time after it; ``c`` is written in place.
+
+        A clear event's ``index`` is the position in ``rows`` of the reading that cleared it."""
         if not cfg.active:
             return LevelEvents.empty()
         ev = EventBuffer()
@@ -124,7 +126,7 @@ class Deadman:
         last_state = c["dm_last_ts"][r]
         prev = np.where(first, last_state, np.maximum(np.r_[NEVER, t[:-1]], last_state))
         keep = t > prev
-        r, t, prev = r[keep], t[keep], prev[keep]
+        r, t, prev, src = r[keep], t[keep], prev[keep], order[keep]
         n = r.size
         if n == 0:
             return
@@ -162,7 +164,7 @@ class Deadman:
                 np.r_[np.ones(nf, np.int8), np.zeros(nc, np.int8)][o],
                 np.r_[np.full(nf, Cause.DEADMAN, np.int8), np.full(nc, Cause.RESUMED, np.int8)][o],
                 np.r_[np.full(nf, Phase.TIMER, np.int8), np.full(nc, Phase.READING, np.int8)][o],
-                -1,
+                np.r_[np.full(nf, -1, np.int64), src[c_idx]][o],
                 silence[o],
             )
         last = np.flatnonzero(np.r_[r[1:] != r[:-1], True])

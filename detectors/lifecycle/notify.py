@@ -70,6 +70,8 @@ class Emission:
     index: int = -1
     value: float = float("nan")
     note: str = ""
+    #: position of the causing reading in the engine call's arrays (-1: a timer or an action)
+    pos: int = -1
 
 
 def init_state(capacity: int) -> State:
@@ -105,10 +107,21 @@ class Notifier:
 
     # --- the event loop ----------------------------------------------------------------------------
 
-    def run(self, cows: Sequence[Cow], events: Sequence[LevelEvents | None], now_ms: int) -> list[Emission]:
+    def run(
+        self,
+        cows: Sequence[Cow],
+        events: Sequence[LevelEvents | None],
+        now_ms: int,
+        positions: Sequence[NDArray[np.int64] | None] = (),
+    ) -> list[Emission]:
         """Apply the groups' level changes in time order, firing suppression/flapping timers due
-        before ``now_ms`` in between. Returns the emissions in processing order."""
-        self._cows, self._now, self._out = cows, now_ms, []
+        before ``now_ms`` in between. Returns the emissions in processing order.
+
+        ``positions[g]`` maps group ``g``'s event ``index`` to the position of the reading in the
+        caller's stream: changes at one time are processed (and reported) in the order of the
+        readings that caused them, so one sensor's readings sharing a timestamp keep their order
+        whatever the batches."""
+        self._cows, self._now, self._out, self._pos = cows, now_ms, [], -1
         self._heap: list[tuple[int, int, int, int, int]] = []
         items: list[tuple[int, ...]] = []
         seq = 0
@@ -116,6 +129,12 @@ class Notifier:
             if ev is None or not len(ev):
                 continue
             sensors = self.groups[g].sensor_rows[ev.row].tolist()
+            where = positions[g] if g < len(positions) else None
+            if where is None or where.size == 0:
+                pos = np.full(len(ev), -1, dtype=np.int64)
+            else:
+                pos = np.where(ev.index >= 0, where[np.maximum(ev.index, 0)], -1)
+            pos_list = pos.tolist()
             for k, (row, ts, prev, lvl, cause, phase, index) in enumerate(
                 zip(
                     ev.row.tolist(),
@@ -129,7 +148,20 @@ class Notifier:
                 )
             ):
                 items.append(
-                    (ts, phase, sensors[k], g, seq, row, prev, lvl, cause, index, float(ev.value[k]))
+                    (
+                        ts,
+                        phase,
+                        sensors[k],
+                        pos_list[k],
+                        g,
+                        seq,
+                        row,
+                        prev,
+                        lvl,
+                        cause,
+                        index,
+                        float(ev.value[k]),
+                    )
                 )
                 seq += 1
         items.sort()
@@ -141,9 +173,10 @@ class Notifier:
         i = 0
         while i < len(items) or self._heap:
             if self._heap and (i == len(items) or self._heap[0][0] < items[i][0]):
+                self._pos = -1
                 self._timer(*heapq.heappop(self._heap))
                 continue
-            ts, phase, _sensor, g, _seq, row, _prev, lvl, cause, index, value = items[i]
+            ts, phase, _sensor, self._pos, g, _seq, row, _prev, lvl, cause, index, value = items[i]
             i += 1
             self._level(g, row, ts, phase, lvl, cause, index, value)
         out, self._out = self._out, []
@@ -263,7 +296,9 @@ class Notifier:
             sensor_id, spec.name, spec.channel.value, ts, spec.label(previous), spec.label(level), event.value
         )
         self._out.append(
-            Emission(alert_id, ts, phase, g, row, event, previous, level, cause, index, value, note)
+            Emission(
+                alert_id, ts, phase, g, row, event, previous, level, cause, index, value, note, self._pos
+            )
         )
         return alert_id
 
@@ -307,7 +342,7 @@ class Notifier:
         now_ms: int,
     ) -> list[Emission]:
         """Apply one operator action to ``pairs`` (already resolved from its target) at ``ts_ms``."""
-        self._cows, self._now, self._out, self._heap = cows, now_ms, [], []
+        self._cows, self._now, self._out, self._heap, self._pos = cows, now_ms, [], [], -1
         until = FOREVER if until_ts_ms is None else int(until_ts_ms)
         for g, row in pairs:
             c = cows[g]

@@ -24,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from detectors.domain import DomainRule
 from detectors.engine import Engine, EngineState
 from detectors.lifecycle import LifecycleConfig, LifecycleConfigError
 from riskstream.alarm_config import load_alarm_config, parse_action_lines
@@ -123,8 +124,11 @@ def replay_files(
     batch: int = DEFAULT_BATCH,
     progress: Callable[[str], None] | None = None,
     report_bad: Callable[[str], None] | None = None,
+    rules: Sequence[DomainRule] | None = None,
 ) -> ReplaySummary:
-    """The whole command: files in, alerts file out. Raises for an unusable registry or config."""
+    """The whole command: files in, alerts file out. Raises for an unusable registry or config.
+
+    ``rules`` replaces the default rule set (as :class:`Engine` does); the command never sets it."""
     started = time.perf_counter()
     if batch < 1:
         raise ValueError("--batch must be ≥ 1")
@@ -133,7 +137,7 @@ def replay_files(
     if config_path is not None:
         cfg = load_alarm_config(config_path)
         lifecycle, version = cfg.lifecycle, cfg.config_version or version
-    engine = Engine(reg, config_version=config_version or version, lifecycle=lifecycle)
+    engine = Engine(reg, config_version=config_version or version, rules=rules, lifecycle=lifecycle)
     summary = ReplaySummary()
     shown = 0
 
