@@ -18,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="run the detector worker: Kafka readings -> InfluxDB and alerts")
     p.add_argument("--config", help="riskstream TOML config (default: built-in defaults + environment)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the Prometheus exporter binds (port: metrics_port; 0.0.0.0 inside a container)",
+    )
     p.set_defaults(func=run)
 
 
@@ -26,7 +31,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     registry = Registry.load(settings.registry)
-    worker = build_worker(settings, registry)
+    hooks = None
+    if settings.metrics_port:
+        from prometheus_client import CollectorRegistry
+
+        from streams.metrics import PrometheusWorkerMetrics, serve_metrics
+
+        collectors = CollectorRegistry()
+        hooks = PrometheusWorkerMetrics(collectors)
+        serve_metrics(collectors, settings.metrics_port, host=args.metrics_host)  # warns if the port is taken
+    worker = build_worker(settings, registry, hooks=hooks)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("detect: %d sensors, consuming %s", len(registry), settings.kafka.topics.readings)
