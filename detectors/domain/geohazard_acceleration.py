@@ -155,38 +155,44 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
     def _set_points(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.float64]:
         return np.stack([state[f"sp_{k}"][rows] for k in LEVEL_KEYS], axis=1)
 
-    def _scale(self, state: State, rows: NDArray[np.int32], divisor: int) -> dict[str, NDArray]:
-        """a and its parts over back-to-back windows of ``accel_window_s / divisor``."""
-        bins = self.params.slots_per_window // divisor
-        recent = self.bins.fit(state, rows, 0, bins)
-        prior = self.bins.fit(state, rows, bins, bins)
-        window_ms = state["sp_accel_window_s"][rows] * 1000.0 / divisor
-        need = np.maximum(np.ceil(state["sp_accel_min_points"][rows] / divisor), 2)
-        ready = (
-            (recent.points >= need)
-            & (prior.points >= need)
-            & (recent.span_ms * 2 >= window_ms)
-            & (prior.span_ms * 2 >= window_ms)
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dt_d = (recent.t_mean_s - prior.t_mean_s) / DAY_S
-            v_r, v_p = recent.slope * DAY_S, prior.slope * DAY_S  # mm/d
-            a = np.where(ready & (dt_d > 0), (v_r - v_p) / dt_d, np.nan)
-            sig_p = np.nan_to_num(prior.sigma_slope) * DAY_S
-            sig = np.hypot(np.nan_to_num(recent.sigma_slope) * DAY_S, sig_p)
-            sigma_a = np.where(np.isfinite(a), sig / dt_d, np.nan)
-            noise_k = state["sp_accel_noise_sigmas"][rows]
-            # moving downslope now, and not coming back from a negative rate (a re-zeroed meter)
-            moving = (v_r > 0) & ~(v_p < -noise_k * sig_p)
-        return {
-            "a": np.where(moving, a, np.where(np.isfinite(a), -np.inf, np.nan)),
-            "a_raw": a,
-            "sigma_a": sigma_a,
-            "v_recent": v_r,
-            "v_prior": v_p,
-            "n_recent": recent.points.astype(np.float64),
-            "n_prior": prior.points.astype(np.float64),
-        }
+    def _scales(self, state: State, rows: NDArray[np.int32]) -> list[dict[str, NDArray]]:
+        """a and its parts over back-to-back windows of ``accel_window_s / divisor``, per divisor."""
+        k = self.params.slots_per_window
+        windows = tuple(w for d in self.divisors for w in ((0, k // d), (k // d, k // d)))
+        fits = self.bins.fits(state, rows, windows)
+        noise_k = state["sp_accel_noise_sigmas"][rows]
+        out = []
+        for j, divisor in enumerate(self.divisors):
+            r, p = 2 * j, 2 * j + 1
+            window_ms = state["sp_accel_window_s"][rows] * 1000.0 / divisor
+            need = np.maximum(np.ceil(state["sp_accel_min_points"][rows] / divisor), 2)
+            ready = (
+                (fits.points[:, r] >= need)
+                & (fits.points[:, p] >= need)
+                & (fits.span_ms[:, r] * 2 >= window_ms)
+                & (fits.span_ms[:, p] * 2 >= window_ms)
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dt_d = (fits.t_mean_s[:, r] - fits.t_mean_s[:, p]) / DAY_S
+                v_r, v_p = fits.slope[:, r] * DAY_S, fits.slope[:, p] * DAY_S  # mm/d
+                a = np.where(ready & (dt_d > 0), (v_r - v_p) / dt_d, np.nan)
+                sig_p = np.nan_to_num(fits.sigma_slope[:, p]) * DAY_S
+                sig = np.hypot(np.nan_to_num(fits.sigma_slope[:, r]) * DAY_S, sig_p)
+                sigma_a = np.where(np.isfinite(a), sig / dt_d, np.nan)
+                # moving downslope now, and not coming back from a negative rate (a re-zeroed meter)
+                moving = (v_r > 0) & ~(v_p < -noise_k * sig_p)
+            out.append(
+                {
+                    "a": np.where(moving, a, np.where(np.isfinite(a), -np.inf, np.nan)),
+                    "a_raw": a,
+                    "sigma_a": sigma_a,
+                    "v_recent": v_r,
+                    "v_prior": v_p,
+                    "n_recent": fits.points[:, r].astype(np.float64),
+                    "n_prior": fits.points[:, p].astype(np.float64),
+                }
+            )
+        return out
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)
@@ -210,8 +216,7 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
             noise_k = state["sp_accel_noise_sigmas"][rows]
             chosen = np.full((rows.size, 4), np.nan)
             which = np.full((rows.size, 4), -1, dtype=np.int64)
-            for j, divisor in enumerate(self.divisors):  # longest first: shorter scales that exceed win
-                sc = self._scale(state, rows, divisor)
+            for j, sc in enumerate(self._scales(state, rows)):  # longest first: shorter ones that exceed win
                 for f in _SCALE_FIELDS:
                     per_scale[f][idx, j] = sc["a_raw"] if f == "a" else sc[f]
                 a = sc["a"][:, None]

@@ -124,35 +124,49 @@ class FitBins:
         ``skip_bins = 0`` is the trailing window ending at the newest reading; ``skip_bins = n_bins``
         the window before it.
         """
-        m = rows.size
+        many = self.fits(state, rows, ((skip_bins, n_bins),))
+        return LineFit(*(getattr(many, f)[:, 0] for f in LineFit.__dataclass_fields__))
+
+    def fits(self, state: State, rows: NDArray[np.int32], windows: tuple[tuple[int, int], ...]) -> LineFit:
+        """:meth:`fit` for several ``(skip_bins, n_bins)`` windows at once: arrays of shape ``(m, w)``.
+
+        Each bin's contribution to the sums is computed once, relative to the newest reading's time and
+        to the reference value of the bin holding it, then added up per window.
+        """
         newest = state[self.newest_key][rows]
         width = np.maximum(state[self.width_key][rows], 1)
         seen = newest != EMPTY_TS
-        top = np.where(seen, newest // width - skip_bins, NO_BIN)
+        top = np.where(seen, newest // width, NO_BIN)
         bins = state[self.bin_key][rows]
-        sel = seen[:, None] & (bins > (top - n_bins)[:, None]) & (bins <= top[:, None]) & (bins != NO_BIN)
+        filled = seen[:, None] & (bins != NO_BIN) & (bins <= top[:, None])
+        age = np.where(filled, top[:, None] - bins, -1)  # 0 = the newest bin
         s = self.sum_keys
-        n = np.where(sel, state[s["n"]][rows], 0.0)
-        # bin starts relative to the newest reading (s), bin reference values relative to one of them
-        start = np.where(sel, (np.where(sel, bins, 0) * width[:, None] - newest[:, None]) * 1e-3, 0.0)
+        n = np.where(filled, state[s["n"]][rows], 0.0)
+        start = np.where(filled, (np.where(filled, bins, 0) * width[:, None] - newest[:, None]) * 1e-3, 0.0)
         xr = state[self.xr_key][rows]
-        first = np.argmax(sel, axis=1)
-        x0 = xr[np.arange(m), first]
-        d = np.where(sel, xr - x0[:, None], 0.0)
-        st = np.where(sel, state[s["st"]][rows], 0.0)
-        sx = np.where(sel, state[s["sx"]][rows], 0.0)
-        stt = np.where(sel, state[s["stt"]][rows], 0.0)
-        stx = np.where(sel, state[s["stx"]][rows], 0.0)
-        sxx = np.where(sel, state[s["sxx"]][rows], 0.0)
-        big_n = n.sum(axis=1)
-        t1 = (n * start + st).sum(axis=1)
-        x1 = (n * d + sx).sum(axis=1)
-        t2 = (n * start * start + 2.0 * start * st + stt).sum(axis=1)
-        tx = (n * start * d + start * sx + d * st + stx).sum(axis=1)
-        x2 = (n * d * d + 2.0 * d * sx + sxx).sum(axis=1)
-        oldest = np.where(sel, state[self.tmin_key][rows], _I64_MAX).min(axis=1)
+        ref = np.argmax(np.where(filled, bins, NO_BIN), axis=1)
+        d = np.where(filled, xr - xr[np.arange(rows.size), ref][:, None], 0.0)
+        st = np.where(filled, state[s["st"]][rows], 0.0)
+        sx = np.where(filled, state[s["sx"]][rows], 0.0)
+        parts = np.stack(
+            [
+                n,
+                n * start + st,
+                n * d + sx,
+                n * start * start + 2.0 * start * st + np.where(filled, state[s["stt"]][rows], 0.0),
+                n * start * d + start * sx + d * st + np.where(filled, state[s["stx"]][rows], 0.0),
+                n * d * d + 2.0 * d * sx + np.where(filled, state[s["sxx"]][rows], 0.0),
+            ],
+            axis=1,
+        )  # (m, 6, slots)
+        lo = np.array([skip for skip, _ in windows])
+        hi = np.array([skip + width_bins for skip, width_bins in windows])
+        sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
+        sums = np.einsum("mks,mws->mwk", parts, sel.astype(np.float64))
+        big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
+        tmin = np.where(sel, state[self.tmin_key][rows][:, None, :], _I64_MAX).min(axis=2)
         points = big_n.astype(np.int64)
-        span_ms = np.where(points > 0, newest - oldest, 0).astype(np.int64)
+        span_ms = np.where(points > 0, newest[:, None] - tmin, 0).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             s_tt = t2 - t1 * t1 / big_n
             s_tx = tx - t1 * x1 / big_n
