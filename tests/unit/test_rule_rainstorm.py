@@ -46,6 +46,20 @@ def test_one_burst_at_each_set_point(mm: float, level: int) -> None:
     assert out.scores.tolist() == [mm]
 
 
+@pytest.mark.parametrize(("mm", "level"), [(49.9, NORMAL), (50.0, YELLOW), (50.1, YELLOW)])
+def test_yellow_set_point_at_below_and_above(mm: float, level: int) -> None:
+    # two halves 4 h apart: each 3 h window holds one half, the 6 h window both
+    out = run([(0, mm / 2), (4 * HOUR, mm / 2)])
+    assert out.measures.extra["s6"][-1] == pytest.approx(mm) and out.levels[-1] == level
+
+
+@pytest.mark.parametrize(("mm", "level"), [(49.9, NORMAL), (50.0, BLUE), (50.1, BLUE)])
+def test_blue_set_point_at_below_and_above(mm: float, level: int) -> None:
+    # thirds 4 h apart: a 6 h window holds at most two, the 12 h window all three
+    out = run([(0, mm / 3), (4 * HOUR, mm / 3), (8 * HOUR, mm / 3)])
+    assert out.measures.extra["s12"][-1] == pytest.approx(mm) and out.levels[-1] == level
+
+
 def test_sums_of_decimal_tips_hit_the_set_point_exactly() -> None:
     # 500 tips of 0.1 mm within 3 h: floating-point 0.1 sums to 49.99999999999986, still "≥ 50"
     out = run([(i * 20_000, 0.1) for i in range(500)])
