@@ -1,0 +1,1 @@
+"""Detection engine throughput benchmark (see benchmarks/README.md)."""

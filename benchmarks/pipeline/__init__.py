@@ -1,0 +1,1 @@
+"""Pipeline throughput benchmark on the real local stack (see benchmarks/README.md)."""
