@@ -7,10 +7,10 @@ dead-letter reason) instead of stopping the worker.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from riskstream.kinds import KINDS
@@ -59,7 +59,7 @@ class RecordDecoder:
         j = 0
         for raw in payloads:
             try:
-                rec = json.loads(raw)
+                rec = orjson.loads(raw)  # 3x faster than json; rejects NaN, which no valid reading has
                 row = index.get(rec["sensor_id"])
                 if row is None:
                     rejected.append(
@@ -81,7 +81,7 @@ class RecordDecoder:
                     vals[j, 0] = float(rec["value"])
                 rows[j] = row
                 j += 1
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 vals[j] = np.nan  # a half-written multi-channel row must not leak into the next record
                 rejected.append(Rejected(raw, DeadLetterReason.SCHEMA, f"not a Reading v1 record: {exc!r}"))
         return Columns(rows[:j], ts[:j], vals[:j], rejected)
