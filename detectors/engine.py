@@ -204,6 +204,10 @@ class Engine:
         self._params = [_sensor_params(s) for s in registry]
         self.identity_fingerprint = _prefix_digest(self._identity, n)
         self.params_fingerprint = _prefix_digest(self._params, n)
+        kinds = sorted(set(registry.kinds.tolist()))
+        code_of = {k: i for i, k in enumerate(kinds)}
+        self._kind_code = np.array([code_of[k] for k in registry.kinds.tolist()], dtype=np.int16)
+        self._kind_codes = {r.name: [code_of[k] for k in r.kinds if k in code_of] for r in self.rules}
         self._build_lifecycle()
         self.state_key = self._state_key()
 
@@ -445,11 +449,11 @@ class Engine:
         positions: list[NDArray[np.int64] | None] = [None] * len(self._groups)
         outputs: dict[int, tuple[RuleOutput, Batch]] = {}
         no_rows = np.empty(0, dtype=np.int32)
+        by_kind = self._by_kind(rr, tt)
         for g, rule in enumerate(self.rules):
             ps = self.pair_settings[rule.name]
-            local = self._local_of[rule.name][rr]
-            sel = np.flatnonzero(local >= 0)
-            if sel.size == 0:
+            parts = [by_kind[k] for k in self._kind_codes[rule.name] if k in by_kind]
+            if not parts:
                 if not ps.pass_through:
                     events[g] = self._condition.apply(
                         work.cows[g],
@@ -461,10 +465,14 @@ class Engine:
                         now,
                     )
                 continue
-            pick = sel[np.lexsort((tt[sel], local[sel]))]
+            pick = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            local = self._local_of[rule.name][rr[pick]]
+            if len(parts) > 1:  # merge the kinds' runs: by sensor row, time order kept (stable)
+                merged = np.argsort(local, kind="stable")
+                pick, local = pick[merged], local[merged]
             vals = v[idx[pick]]
             rule_values = vals[:, : rule.channels] if rule.channels else vals[:, 0]
-            batch = Batch(local[pick], tt[pick], rule_values)
+            batch = Batch(local, tt[pick], rule_values)
             out = rule.evaluate(work.rules[rule.name], batch)
             work.rules[rule.name] = out.state
             work.readings[rule.name].append((idx[pick].astype(np.int64), out.scores, out.levels))
@@ -481,6 +489,21 @@ class Engine:
         # time order; at one time readings before timers, then by sensor and by the causing reading
         alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[0].pos, ea[1].rule))
         return [a for _, a in alerts]
+
+    def _by_kind(self, rr: NDArray[np.int32], tt: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
+        """Positions of the readings of each kind (code), each sorted by (sensor row, ts_ms), stable."""
+        if rr.size == 0:
+            return {}
+        if rr.size == 1 or bool(np.all(tt[1:] >= tt[:-1])):
+            order = np.argsort(rr, kind="stable")  # already in time order: sort by row only
+        else:
+            order = np.lexsort((tt, rr))
+        codes = self._kind_code[rr[order]]
+        by_code = np.argsort(codes, kind="stable")
+        order, codes = order[by_code], codes[by_code]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[starts[1:], codes.size]
+        return {int(codes[a]): order[a:b] for a, b in zip(starts, ends, strict=True)}
 
     # --- operator actions --------------------------------------------------------------------------
 

@@ -92,7 +92,10 @@ class ReadingLineDecoder:
         self._templates = [_Template(ch) for ch in self._layouts]
         self._channels = [s.spec.channels for s in registry]
         ids = [s.sensor_id.encode() for s in registry]
-        self._id_width = max(8, -(-max((len(b) for b in ids), default=1) // 8) * 8)
+        longest = max((len(b) for b in ids), default=1)
+        #: ids of at most 15 bytes are read as two 64-bit words (the word path); longer ones byte-wise
+        self._word_ids = longest <= 15
+        self._id_width = 16 if self._word_ids else max(8, -(-longest // 8) * 8)
         mat = np.zeros((len(ids), self._id_width), dtype=np.uint8)
         for i, b in enumerate(ids):
             mat[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
@@ -142,23 +145,13 @@ class ReadingLineDecoder:
         ok = np.zeros(starts.size, dtype=bool)
         w = _Windows(b)
         cand = np.flatnonzero(nonblank & (ends - starts > len(_PREFIX) + 20))
-        cand = cand[w.matches(starts[cand], _PREFIX)]
         if cand.size == 0 or len(self.registry) == 0:
             return ok
-        id_start = starts[cand] + len(_PREFIX)
-        id_win = w.at(id_start, self._id_width + 1)
-        is_quote = id_win == 34
-        id_len = np.where(is_quote.any(axis=1), np.argmax(is_quote, axis=1), self._id_width + 1)
-        fits = (id_len >= 1) & (id_len <= self._id_width) & ~np.any(id_win == 92, axis=1)
-        cand, id_start, id_len, id_win = cand[fits], id_start[fits], id_len[fits], id_win[fits]
-        row = self._lookup(id_win[:, : self._id_width], id_len)
-        known = row >= 0
-        cand, row = cand[known], row[known]
-        p = id_start[known] + id_len[known]
-        good = w.matches(p, _TS_KEY)
-        p = p + len(_TS_KEY)
-        t, p2, num_ok = _integers(w, p)
-        good &= num_ok & (t <= _TS_MAX)
+        if self._word_ids:
+            cand, row, p = self._head_words(w, starts, cand)
+        else:
+            cand, row, p = self._head_bytes(w, starts, cand)
+        t, p2, good = _timestamps(w, p)
         cand, row, t, p = cand[good], row[good], t[good], p2[good]
         layout = self._layout_of[row]
         for li, tmpl in enumerate(self._templates):
@@ -166,11 +159,23 @@ class ReadingLineDecoder:
             if sel.size == 0:
                 continue
             pos = p[sel]
+            if len(tmpl.literals) == 1:  # single channel: the number runs to the line's closing brace
+                lit = tmpl.literals[0]
+                e = ends[cand[sel]] - 1
+                g = w.matches(pos, lit) & (b[e] == 125)
+                x, _, num_ok = _any_numbers(w, pos + len(lit), e - pos - len(lit))
+                s_ = sel[g & num_ok]
+                lines = cand[s_]
+                rows[lines] = row[s_]
+                ts[lines] = t[s_]
+                vals[lines, 0] = x[g & num_ok]
+                ok[lines] = True
+                continue
             g = np.ones(sel.size, dtype=bool)
             cols = np.empty((sel.size, len(tmpl.literals)))
             for k, lit in enumerate(tmpl.literals):
                 g &= w.matches(pos, lit)
-                x, pos, num_ok = _numbers(w, pos + len(lit))
+                x, pos, num_ok = _any_numbers(w, pos + len(lit))
                 g &= num_ok
                 cols[:, k] = x
             g &= w.matches(pos, tmpl.end) & (pos + len(tmpl.end) == ends[cand[sel]])
@@ -182,10 +187,51 @@ class ReadingLineDecoder:
             ok[lines] = True
         return ok
 
+    def _head_words(
+        self, w: _Windows, starts: NDArray[np.int64], cand: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+        """Prefix, sensor id (≤ 15 bytes, as two words) and the ``","ts_ms":`` key: the lines that
+        have them, their registry rows and where their timestamp starts."""
+        u = w.u64
+        s0 = starts[cand]
+        keep = (u[s0] == _PREFIX_W[0]) & (u[s0 + 8] == _PREFIX_W[1]) & (u[s0 + 12] == _PREFIX_W[2])
+        cand, a = cand[keep], s0[keep] + len(_PREFIX)
+        x0, x1 = u[a], u[a + 8]
+        q0, q1 = _first_byte(x0, 34), _first_byte(x1, 34)
+        n = np.where(q0 < 8, q0, 8 + q1)
+        n0, n1 = np.minimum(n, 8), np.clip(n - 8, 0, 8)
+        plain = (_first_byte(x0, 92) >= n0) & ((n <= 8) | (_first_byte(x1, 92) >= n1))  # no escapes
+        words = np.stack([x0 & _LOW_MASK[n0], x1 & _LOW_MASK[n1]], axis=1)
+        row = np.where(plain & (n >= 1) & (n <= 15), self._lookup_words(words, n), -1)
+        pk = a + n
+        keep = (row >= 0) & (u[pk] == _TS_KEY_W[0]) & (u[pk + 2] == _TS_KEY_W[1])
+        return cand[keep], row[keep].astype(np.int32), pk[keep] + len(_TS_KEY)
+
+    def _head_bytes(
+        self, w: _Windows, starts: NDArray[np.int64], cand: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+        """:meth:`_head_words` for registries with ids longer than 15 bytes."""
+        cand = cand[w.matches(starts[cand], _PREFIX)]
+        id_start = starts[cand] + len(_PREFIX)
+        id_win = w.at(id_start, self._id_width + 1)
+        is_quote = id_win == 34
+        id_len = np.where(is_quote.any(axis=1), np.argmax(is_quote, axis=1), self._id_width + 1)
+        fits = (id_len >= 1) & (id_len <= self._id_width) & ~np.any(id_win == 92, axis=1)
+        cand, id_start, id_len, id_win = cand[fits], id_start[fits], id_len[fits], id_win[fits]
+        row = self._lookup(id_win[:, : self._id_width], id_len)
+        known = row >= 0
+        cand, row = cand[known], row[known]
+        p = id_start[known] + id_len[known]
+        keep = w.matches(p, _TS_KEY)
+        return cand[keep], row[keep], p[keep] + len(_TS_KEY)
+
     def _lookup(self, id_bytes: NDArray[np.uint8], length: NDArray[np.int64]) -> NDArray[np.int32]:
         """Registry row of each id (-1: unknown), by a hash of its bytes, then a full comparison."""
         mat = np.where(np.arange(self._id_width) < length[:, None], id_bytes, 0).astype(np.uint8)
-        words = np.ascontiguousarray(mat).view(np.uint64)
+        return self._lookup_words(np.ascontiguousarray(mat).view(np.uint64), length)
+
+    def _lookup_words(self, words: NDArray[np.uint64], length: NDArray[np.int64]) -> NDArray[np.int32]:
+        """Registry row of each id given as zero-padded words (-1: unknown)."""
         h = _hash(words)
         mask = np.uint64((1 << self._table_bits) - 1)
         slot = (h & mask).astype(np.int64)
@@ -329,6 +375,14 @@ class _Windows:
     def __init__(self, padded: NDArray[np.uint8]) -> None:
         self._b = padded
         self._views: dict[int, NDArray[np.uint8]] = {}
+        #: the 8 bytes starting at every position, as a little-endian uint64 (unaligned view, no copy)
+        self.u64: NDArray[np.uint64] = np.ndarray(
+            (padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,)
+        )
+
+    @property
+    def b(self) -> NDArray[np.uint8]:
+        return self._b
 
     def at(self, pos: NDArray[np.int64], width: int) -> NDArray[np.uint8]:
         view = self._views.get(width)
@@ -346,6 +400,118 @@ _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[48:58] = True
 _NUMCHAR = _DIGIT.copy()
 _NUMCHAR[[45, 46]] = True  # '-' '.'; exponents are left to the fallback
+
+
+def _word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text.ljust(8, b"\0")[:8], "little"))
+
+
+_PREFIX_W = (_word(_PREFIX[0:8]), _word(_PREFIX[8:16]), _word(_PREFIX[12:20]))
+_TS_KEY_W = (_word(_TS_KEY[0:8]), _word(_TS_KEY[2:10]))
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+_NIBBLES_HI = np.uint64(0xF0F0F0F0F0F0F0F0)
+_ZEROS = np.uint64(0x3030303030303030)
+_SIXES = np.uint64(0x0606060606060606)
+_LOW_MASK = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_TS_DIGITS = 13  # epoch milliseconds from 2001-09-09 to 2286-11-20
+
+
+def _first_byte(x: NDArray[np.uint64], byte: int) -> NDArray[np.int64]:
+    """Index (0..7) of the first byte equal to ``byte`` in each little-endian word, 8 if none."""
+    t = x ^ (_ONES * np.uint64(byte))
+    z = (t - _ONES) & ~t & _HIGHS  # the lowest flagged byte is exact (borrows only run upwards)
+    low = z & (~z + np.uint64(1))
+    return np.where(z == 0, 8, np.log2(np.maximum(low, 1).astype(np.float64)).astype(np.int64) // 8)
+
+
+def _all_digits(x: NDArray[np.uint64]) -> NDArray[np.bool_]:
+    """Whether all 8 bytes of each word are ASCII digits."""
+    return ((x & _NIBBLES_HI) == _ZEROS) & (((x + _SIXES) & _NIBBLES_HI) == _ZEROS)
+
+
+def _parse8(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The number written by 8 ASCII digits (first digit in the lowest byte)."""
+    x = x - _ZEROS
+    x = (x * np.uint64(10) + (x >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x * np.uint64(100) + (x >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    return (x * np.uint64(10000) + (x >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
+def _timestamps(
+    w: _Windows, pos: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """``ts_ms`` integers at ``pos``: 13 digits in-register, any other length digit by digit."""
+    u, b = w.u64, w.b
+    x0, x1 = u[pos], u[pos + 5]
+    d13 = _all_digits(x0) & _all_digits(x1) & (b[pos] != 48) & ~_DIGIT[b[pos + _TS_DIGITS]]
+    low5 = ((x1 - _ZEROS) & ~np.uint64(0xFFFFFF)) + _ZEROS  # digits 8..12, three leading zeros
+    value = (_parse8(x0) * np.uint64(100_000) + _parse8(low5)).astype(np.int64)
+    end = pos + _TS_DIGITS
+    ok = d13.copy()
+    other = np.flatnonzero(~d13)
+    if other.size:
+        v2, e2, ok2 = _integers(w, pos[other])
+        value[other], end[other], ok[other] = v2, e2, ok2
+    return value, end, ok & (value <= _TS_MAX)
+
+
+_DOT_TO_ZERO = np.uint64(0x30 - 0x2E)
+_POW10_F = 10.0 ** np.arange(8)
+
+
+def _short_numbers(
+    w: _Windows, pos: NDArray[np.int64], length: NDArray[np.int64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """JSON numbers ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` of at most 8 characters, parsed in-register from the
+    word at ``pos``; the number ends at ``,`` or ``}`` unless ``length`` is given. The mantissa (≤ 8
+    digits) and the power of ten are exact, so the one division rounds correctly (= Python's float()).
+    Numbers this cannot take are not ok (the caller parses them another way)."""
+    x = w.u64[pos]
+    if length is None:  # the terminator must be inside the word
+        n = np.minimum(_first_byte(x, 44), _first_byte(x, 125))
+        ok = (n >= 1) & (n <= 7)
+    else:
+        n = np.clip(length, 0, 8)
+        ok = (length >= 1) & (length <= 8)
+    neg = (x & np.uint64(0xFF)) == np.uint64(45)
+    body = np.where(neg, x >> np.uint64(8), x)
+    m = n - neg  # characters after the sign
+    body &= _LOW_MASK[np.clip(m, 0, 8)]
+    dot = _first_byte(body | ~_LOW_MASK[np.clip(m, 0, 8)] & _ZEROS, 46)  # '.' within the number
+    has_dot = dot < m
+    shift_dot = (np.where(has_dot, dot, 0) * 8).astype(np.uint64)
+    plain = np.where(has_dot, body + (_DOT_TO_ZERO << shift_dot), body)  # '.' -> '0' for the check
+    filled = plain | (_ZEROS & ~_LOW_MASK[np.clip(m, 0, 8)])
+    ok &= (m >= 1) & _all_digits(filled)
+    int_len = np.where(has_dot, dot, m)
+    first = body & np.uint64(0xFF)
+    ok &= (int_len >= 1) & ~((first == np.uint64(48)) & (int_len > 1))  # a digit first, no leading zero
+    frac = np.where(has_dot, m - dot - 1, 0)
+    ok &= ~has_dot | (frac >= 1)
+    # the digits without the dot, then right-aligned behind leading zeros for the 8-digit parse
+    low = body & _LOW_MASK[np.clip(int_len, 0, 8)]
+    high = body >> ((np.minimum(int_len + 1, 7) * 8).astype(np.uint64))
+    digits = np.where(has_dot, low | (high << shift_dot), body)
+    ndig = np.clip(int_len + frac, 1, 8)
+    pad = ((8 - ndig) * 8).astype(np.uint64)
+    aligned = np.where(ndig == 8, digits, (digits << pad) | (_ZEROS & _LOW_MASK[8 - ndig]))
+    mant = _parse8(aligned).astype(np.float64)
+    value = mant / _POW10_F[np.clip(frac, 0, 7)]
+    value = np.where(neg & (has_dot | (mant != 0)), -value, value)  # "-0" is the integer 0, not -0.0
+    return value, pos + n, ok
+
+
+def _any_numbers(
+    w: _Windows, pos: NDArray[np.int64], length: NDArray[np.int64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Numbers at ``pos``: short ones in-register, the others character by character."""
+    value, end, ok = _short_numbers(w, pos, length)
+    other = np.flatnonzero(~ok)
+    if other.size:
+        v2, e2, ok2 = _numbers(w, pos[other], None if length is None else length[other])
+        value[other], end[other], ok[other] = v2, e2, ok2
+    return value, end, ok
 
 
 def _span(win: NDArray[np.uint8], charset: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -370,7 +536,7 @@ def _integers(
 
 
 def _numbers(
-    w: _Windows, pos: NDArray[np.int64]
+    w: _Windows, pos: NDArray[np.int64], length: NDArray[np.int64] | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
     """JSON numbers ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` at ``pos``: value, end, ok. Numbers with an exponent
     or longer than the window are not ok (their line takes the fallback). The conversion is numpy's
@@ -378,8 +544,12 @@ def _numbers(
     if pos.size == 0:
         return np.empty(0), pos, np.empty(0, dtype=bool)
     win = w.at(pos, _NUM_WINDOW)
-    n = _span(win, _NUMCHAR)
-    ok = (n >= 1) & (n < _NUM_WINDOW)
+    if length is None:
+        n = _span(win, _NUMCHAR)
+        ok = (n >= 1) & (n < _NUM_WINDOW)
+    else:  # the caller knows where the number ends: its characters must all be number characters
+        n = np.clip(length, 0, _NUM_WINDOW - 1)
+        ok = (length >= 1) & (length < _NUM_WINDOW) & (_span(win, _NUMCHAR) >= n)
     width = max(int(n[ok].max()) if ok.any() else 1, 2)
     text = np.where(np.arange(width) < n[:, None], win[:, :width], 0).astype(np.uint8)
     neg = text[:, 0] == 45
@@ -393,4 +563,5 @@ def _numbers(
     ok &= ~(neg & (text[:, 1] == 46))  # "-.5"
     value = np.where(ok[:, None], text, np.frombuffer(b"0".ljust(width, b"\0"), dtype=np.uint8))
     out = np.ascontiguousarray(value).view(f"S{width}").ravel().astype(np.float64)
+    out[(out == 0) & (dots == 0)] = 0.0  # "-0" is the integer 0 (JSON parsers give int 0), not -0.0
     return out, pos + n, ok

@@ -102,6 +102,58 @@ def test_fast_values_equal_python_floats() -> None:
     assert d.ts_ms.tolist() == list(range(xs.size))
 
 
+def short_number_texts(rng: np.random.Generator, n: int) -> list[str]:
+    """Decimal texts of 1..9 characters: signs, integer parts, fractions, leading zeros (valid or not)."""
+    out = []
+    for _ in range(n):
+        digits = "".join(rng.choice(list("0123456789"), size=int(rng.integers(1, 9))))
+        if rng.random() < 0.6 and len(digits) > 1:
+            cut = int(rng.integers(0, len(digits) + 1))
+            digits = digits[:cut] + "." + digits[cut:]
+        if rng.random() < 0.3:
+            digits = "-" + digits
+        out.append(digits)
+    return out
+
+
+def test_short_numbers_equal_python_floats_and_invalid_ones_are_refused() -> None:
+    edge = [
+        "0",
+        "-0",
+        "-0.0",
+        "0.5",
+        "10",
+        "99999999",
+        "-1234567",
+        "1234567.8",
+        "0.000001",
+        "1.",
+        ".5",
+        "-.5",
+    ]
+    texts = [*short_number_texts(np.random.default_rng(11), 4000), *edge, "00", "-", "1-2", "1..2"]
+    lines = [f'{{"v":1,"sensor_id":"gas-1","ts_ms":{i},"value":{t}}}'.encode() for i, t in enumerate(texts)]
+    lifts = [
+        f'{{"v":1,"sensor_id":"lift-1","ts_ms":{i},"values":{{"speed_mps":{t},"door_open":0,"in_door_zone":1,'
+        f'"occupied":{t}}}}}'.encode()
+        for i, t in enumerate(texts)
+    ]
+    for block in (lines, lifts):
+        d = ReadingLineDecoder(REG).decode(b"\n".join(block))
+        got = dict(zip(d.ts_ms.tolist(), d.values[:, 0].tolist(), strict=True))
+        bad = {b.line - 1 for b in d.bad}
+        for i, t in enumerate(texts):
+            try:
+                want = json.loads(t)
+            except json.JSONDecodeError:
+                assert i in bad, t
+                continue
+            assert (
+                i not in bad and got[i] == float(want) and math.copysign(1, got[i]) == math.copysign(1, want)
+            ), t
+        assert d.fast > 2000
+
+
 def test_blocks_split_only_at_line_ends_and_count_lines() -> None:
     lines = [line({"v": 1, "sensor_id": "gas-1", "ts_ms": i, "value": i / 3}) for i in range(1000)]
     data = b"\n".join(lines) + b"\n\n" + b"junk"
