@@ -64,6 +64,8 @@ NO_TS = -1
 #: riskstream.kinds order
 VALUE_COLUMNS = 4
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
+#: registry params the lifecycle reads
+_LIFECYCLE_KEYS = frozenset({"alarm", "expected_interval_s", "deadman_factor"})
 _ACTION_EVENT = {
     ActionKind.ACK: AlertEvent.ACK,
     ActionKind.SHELVE: AlertEvent.SHELVE,
@@ -124,8 +126,10 @@ def _sensor_identity(s: Sensor) -> bytes:
     return f"{s.sensor_id}\x1f{s.kind}\n".encode()
 
 
-def _sensor_params(s: Sensor) -> bytes:
-    return (json.dumps(s.params, sort_keys=True, separators=(",", ":"), default=str) + "\n").encode()
+def _params_digest(registry: Registry) -> str:
+    """Fingerprint of every sensor's params (one JSON document, keys sorted)."""
+    text = json.dumps([s.params for s in registry], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _prefix_digest(parts: Sequence[bytes], n: int) -> str:
@@ -201,9 +205,8 @@ class Engine:
                 rule.init_state(global_rows.size), [s.params for s in sensors], [s.sensor_id for s in sensors]
             )
         self._identity = [_sensor_identity(s) for s in registry]
-        self._params = [_sensor_params(s) for s in registry]
         self.identity_fingerprint = _prefix_digest(self._identity, n)
-        self.params_fingerprint = _prefix_digest(self._params, n)
+        self.params_fingerprint = _params_digest(registry)
         kinds = sorted(set(registry.kinds.tolist()))
         code_of = {k: i for i, k in enumerate(kinds)}
         self._kind_code = np.array([code_of[k] for k in registry.kinds.tolist()], dtype=np.int16)
@@ -220,7 +223,8 @@ class Engine:
         self._deadman = Deadman()
         self.pair_settings: dict[str, PairSettings] = {}
         groups: list[GroupSpec] = []
-        with_alarm = [i for i, s in enumerate(reg.sensors) if "alarm" in s.params]
+        keyed = [i for i, s in enumerate(reg.sensors) if s.params and _LIFECYCLE_KEYS & s.params.keys()]
+        with_alarm = [i for i in keyed if "alarm" in reg.sensors[i].params]
         for rule in [*self.rules, None]:
             name = rule.name if rule is not None else DEADMAN_RULE
             defaults = getattr(rule, "alarm_defaults", None) if rule is not None else None
@@ -245,7 +249,8 @@ class Engine:
         self._groups = groups
         interval = np.zeros(len(reg), dtype=np.int64)
         factor = np.full(len(reg), cfg.deadman.factor, dtype=np.float64)
-        for i, s in enumerate(reg.sensors):
+        for i in keyed:
+            s = reg.sensors[i]
             for key, col, scale in (
                 ("expected_interval_s", interval, 1000.0),
                 ("deadman_factor", factor, 1.0),
@@ -265,10 +270,13 @@ class Engine:
                     pairs_of_sensor.setdefault(row, []).append((g, local))
             pairs_of_sensor = {k: v for k, v in pairs_of_sensor.items() if len(v) >= cfg.agreement.min_rules}
         self._notifier = Notifier(groups, [s.sensor_id for s in reg.sensors], cfg.agreement, pairs_of_sensor)
-        self._sites: dict[str, list[int]] = {}
-        for i, s in enumerate(reg.sensors):
-            if s.site:
-                self._sites.setdefault(s.site, []).append(i)
+        sites = np.array([s.site for s in reg.sensors], dtype=object)
+        order = np.argsort(sites, kind="stable")
+        names, first = np.unique(sites[order], return_index=True) if sites.size else ([], [])
+        bounds = [*list(first), sites.size]
+        self._sites: dict[str, list[int]] = {
+            str(name): order[bounds[k] : bounds[k + 1]].tolist() for k, name in enumerate(names) if name
+        }
 
     def _cold_alarm(self, capacity: int) -> State:
         return {**ConditionMachine.init_state(capacity), **notify_state(capacity)}

@@ -354,19 +354,28 @@ def _hash(words: NDArray[np.uint64]) -> NDArray[np.uint64]:
 
 def _hash_table(h: NDArray[np.uint64], bits: int) -> tuple[NDArray[np.int64], NDArray[np.uint64], int]:
     """Open-addressing table (linear probing) of registry rows by id hash; returns rows, hashes and the
-    longest probe sequence. Equal hashes of different ids are both kept (ids are compared after)."""
+    longest probe sequence. Built in rounds: every row claims its next slot, the first claimant of a
+    free slot wins (rows in order), the others move one slot on. Equal hashes of different ids are
+    both kept (ids are compared after the lookup)."""
     size = 1 << bits
     rows = np.full(size, -1, dtype=np.int64)
     hashes = np.zeros(size, dtype=np.uint64)
-    longest = 1
-    mask = size - 1
-    for i, hv in enumerate(h.tolist()):
-        slot, probes = hv & mask, 1
-        while rows[slot] >= 0:
-            slot, probes = (slot + 1) & mask, probes + 1
-        rows[slot], hashes[slot] = i, hv
-        longest = max(longest, probes)
-    return rows, hashes, longest
+    pending = np.arange(h.size)
+    slot = (h & np.uint64(size - 1)).astype(np.int64)
+    probes = 0
+    while pending.size:
+        probes += 1
+        want = slot[pending]
+        free = rows[want] < 0
+        _, first = np.unique(want[free], return_index=True)
+        winners = pending[free][first]
+        rows[slot[winners]] = winners
+        hashes[slot[winners]] = h[winners]
+        placed = np.zeros(h.size, dtype=bool)
+        placed[winners] = True
+        pending = pending[~placed[pending]]
+        slot[pending] = (slot[pending] + 1) & (size - 1)
+    return rows, hashes, max(probes, 1)
 
 
 class _Windows:
