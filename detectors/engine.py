@@ -270,13 +270,17 @@ class Engine:
                     pairs_of_sensor.setdefault(row, []).append((g, local))
             pairs_of_sensor = {k: v for k, v in pairs_of_sensor.items() if len(v) >= cfg.agreement.min_rules}
         self._notifier = Notifier(groups, [s.sensor_id for s in reg.sensors], cfg.agreement, pairs_of_sensor)
-        sites = np.array([s.site for s in reg.sensors], dtype=object)
-        order = np.argsort(sites, kind="stable")
-        names, first = np.unique(sites[order], return_index=True) if sites.size else ([], [])
-        bounds = [*list(first), sites.size]
-        self._sites: dict[str, list[int]] = {
-            str(name): order[bounds[k] : bounds[k + 1]].tolist() for k, name in enumerate(names) if name
-        }
+        self._sites_index: dict[str, list[int]] | None = None  # built on the first action naming a site
+
+    def _sites(self) -> dict[str, list[int]]:
+        """Registry rows of every site, ascending."""
+        if self._sites_index is None:
+            index: dict[str, list[int]] = {}
+            for i, s in enumerate(self.registry.sensors):
+                if s.site:
+                    index.setdefault(s.site, []).append(i)
+            self._sites_index = index
+        return self._sites_index
 
     def _cold_alarm(self, capacity: int) -> State:
         return {**ConditionMachine.init_state(capacity), **notify_state(capacity)}
@@ -556,8 +560,8 @@ class Engine:
         rows: list[int] | None = None
         if target in self.registry.index:
             rows = [self.registry.index[target]]
-        elif target in self._sites:
-            rows = self._sites[target]
+        elif target in self._sites():
+            rows = self._sites()[target]
         if rows is not None:
             pairs: list[tuple[int, int]] = []
             watched = self._deadman_cfg.watched
