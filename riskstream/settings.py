@@ -124,6 +124,8 @@ class RiskstreamSettings(BaseSettings):
     stack: StackSettings = StackSettings()
     detect: DetectSettings = DetectSettings()
     metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=0, le=65535, description="0 disables the exporter")
+    # where the Prometheus exporter listens: loopback unless configured (0.0.0.0 inside a container)
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def settings_customise_sources(

@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
     p.add_argument(
         "--metrics-host",
-        default="127.0.0.1",
-        help="address the Prometheus exporter binds (port: metrics_port; 0.0.0.0 inside a container)",
+        default=None,
+        help="address the Prometheus exporter binds (default: setting metrics_host, 127.0.0.1)",
     )
     p.set_defaults(func=run)
 
@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
         collectors = CollectorRegistry()
         hooks = PrometheusWorkerMetrics(collectors)
-        serve_metrics(collectors, settings.metrics_port, host=args.metrics_host)  # warns if the port is taken
+        serve_metrics(
+            collectors, settings.metrics_port, host=args.metrics_host or settings.metrics_host
+        )  # warns if the port is taken
     worker = build_worker(settings, registry, hooks=hooks)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())

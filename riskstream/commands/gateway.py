@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         collectors = CollectorRegistry()
         metrics = PrometheusGatewayMetrics(collectors)
         try:
-            start_http_server(settings.metrics_port, registry=collectors)
+            start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=collectors)
         except OSError as exc:
             log.warning("metrics exporter not started on port %d: %s", settings.metrics_port, exc)
     gateway = Gateway.from_settings(settings, registry, metrics=metrics)
