@@ -38,10 +38,11 @@ from detectors.lifecycle.common import (
 from detectors.lifecycle.settings import MAX_RAISE_WINDOW, PairSettings
 
 _LEVELS = np.arange(1, 5, dtype=np.int8)
-_SHIFTS = (4 * np.arange(MAX_RAISE_WINDOW)).astype(np.uint64)
-_WINDOW_POS = np.arange(MAX_RAISE_WINDOW)
-_NIBBLE = np.uint64(0xF)
-_FOUR = np.uint64(4)
+_ONE16 = np.uint16(1)
+#: the last M readings' bits, M = 0..16
+_WINDOW_MASK = np.array([(1 << m) - 1 for m in range(MAX_RAISE_WINDOW + 1)], dtype=np.uint16)
+#: set bits of every uint16 (numpy < 2 has no bitwise_count)
+_POPCOUNT16 = sum((np.arange(1 << 16) >> b) & 1 for b in range(16)).astype(np.uint8)
 
 
 class ConditionMachine:
@@ -49,7 +50,8 @@ class ConditionMachine:
 
     ``level`` (int8, the pair's alarm level), ``since_ts_ms`` (int64, when it took that level),
     ``cond``/``latch``/``esc``/``esc_floor``/``target`` (int8), ``due_ts_ms`` (int64, next timer),
-    ``hist`` (uint64, last 16 reading levels, 4 bits each, newest lowest), ``above_ts``/``below_ts``
+    ``hist`` ((n, 4) uint16: per level, whether each of the last 16 readings was at ≥ it, newest in bit
+    0), ``above_ts``/``below_ts``
     ((n, 4) int64, start of the current run at ≥ k / below k's clear level) and ``below_n`` ((n, 4)).
     """
 
@@ -66,7 +68,7 @@ class ConditionMachine:
             "esc_floor": np.zeros(capacity, dtype=np.int8),
             "target": np.zeros(capacity, dtype=np.int8),
             "due_ts_ms": np.full(capacity, NO_DUE, dtype=np.int64),
-            "hist": np.zeros(capacity, dtype=np.uint64),
+            "hist": np.zeros((capacity, 4), dtype=np.uint16),
             "above_ts": np.full((capacity, 4), NEVER, dtype=np.int64),
             "below_ts": np.full((capacity, 4), NEVER, dtype=np.int64),
             "below_n": np.zeros((capacity, 4), dtype=np.int32),
@@ -157,12 +159,11 @@ class ConditionMachine:
         tc = t[:, None]
         above = x[:, None] >= _LEVELS
         if cfg.any_debounce:
-            hist = (c["hist"][rows] << _FOUR) | x.astype(np.uint64)
+            # per level, one bit per reading (newest = bit 0): was it at ≥ that level?
+            hist = (c["hist"][rows] << _ONE16) | above.astype(np.uint16)
             c.put("hist", rows, hist)
-            nib = ((hist[:, None] >> _SHIFTS) & _NIBBLE).astype(np.int8)  # (m, 16), newest first
-            in_window = cfg.raise_window[rows][:, None] > _WINDOW_POS
-            counts = ((nib[:, :, None] >= _LEVELS) & in_window[:, :, None]).sum(axis=1)
-            enough = counts >= cfg.raise_readings[rows][:, None]
+            window = _WINDOW_MASK[cfg.raise_window[rows]][:, None]
+            enough = _POPCOUNT16[hist & window] >= cfg.raise_readings[rows][:, None]
         else:
             enough = above
         old_above = c["above_ts"][rows]
