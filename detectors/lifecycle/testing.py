@@ -35,6 +35,10 @@ class _Echo(DomainRule[EchoParams]):
     def __init__(self, params: EchoParams | None = None) -> None:
         super().__init__(params or EchoParams())
 
+    @classmethod
+    def conformance_examples(cls) -> Sequence[DomainRule[Any]]:
+        return ()  # a test helper, not a detector: opted out of the conformance suite
+
     def _init_measure_state(self, capacity: int) -> State:
         return {}
 
