@@ -4,7 +4,9 @@ A rule's level policy decides the level of every reading; the alarm keeps the le
 each sensor and emits only the changes. Readings of one sensor in one batch apply in order, so
 ``normal → yellow → orange`` within a batch gives two transitions.
 
-v1 is deliberately minimal: announce every change of the decided level. The state is a dict of arrays
+The engine now uses the full lifecycle in :mod:`detectors.lifecycle` (debounce, hysteresis, latch,
+escalation, deadman, flapping, ack/shelve/maintenance; docs/alarms/); this module keeps the original
+minimal machine for its callers. v1 is deliberately minimal: announce every change of the decided level. The state is a dict of arrays
 whose first axis is the sensor row (the detector convention), so it grows, snapshots and restores like
 detector state, and later stages (debounce N-of-M or held-for-duration, flapping suppression, ack,
 shelve, maintenance windows, escalation timers on event time) add columns without changing callers:
