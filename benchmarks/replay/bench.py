@@ -107,9 +107,8 @@ def decode_only(reg: Path, inp: Path) -> Row:
     with inp.open("rb") as fh:
         read_readings(fh, registry, summary)
     row = Row("decode only", summary, time.process_time() - cpu, time.perf_counter() - wall)
-    print(
-        f"decode only: {summary.readings:,} readings, CPU {row.cpu_s:.1f} s ({summary.readings / row.cpu_s:,.0f}/s)"
-    )
+    rate = summary.readings / row.cpu_s
+    print(f"decode only: {summary.readings:,} readings, CPU {row.cpu_s:.1f} s ({rate:,.0f}/s)")
     return row
 
 
@@ -135,41 +134,46 @@ def machine() -> str:
 def markdown(rows: list[Row], sensors: int, ticks: int, lines: int, info: str) -> str:
     head = (
         f"{SECTION}\n\n"
-        f"Produced by `python -m benchmarks.replay.bench --sensors {sensors} --ticks {ticks} --write`. Input: "
-        f"`Scenario.generate({sensors:,}, seed=1)` written by the simulators, {lines:,} Reading v1 JSON lines "
-        f"(every sensor once per 5 s tick for {ticks} ticks, 16 kinds in all five families, 20 % multi-channel "
-        "elevator lines, jittered so the file is not in time order). Each subject is the command's own code "
-        "path (`replay_files`: registry load, engine build, decode, stable sort by ts_ms, the engine in "
-        "batches of 100,000, alerts written), one core.\n\n"
+        f"Produced by `python -m benchmarks.replay.bench --sensors {sensors} --ticks {ticks} --write`. "
+        f"Input: `Scenario.generate({sensors:,}, seed=1)` written by the simulators, {lines:,} Reading v1 "
+        f"JSON lines (every sensor once per 5 s tick for {ticks} ticks, 16 kinds in all five families, "
+        "20 % multi-channel elevator lines, jittered so the file is not in time order). Each subject is "
+        "the command's own code path (`replay_files`: registry load, engine build, decode, stable sort by "
+        "ts_ms, the engine in batches of 100,000, alerts written), one core.\n\n"
         f"Machine: {info}.\n\n"
-        "| subject | readings | alerts | readings per CPU-s | CPU s (read + detect) | wall s |\n"
-        "|---|---|---|---|---|---|\n"
+        "| subject | readings | alerts | readings per CPU-s, whole command | without setup "
+        "| CPU s: setup + decode + detect | wall s |\n"
+        "|---|---|---|---|---|---|---|\n"
     )
     body = ""
     for r in rows:
         s = r.summary
-        split = (
-            f"{r.cpu_s:.1f} ({s.read_cpu_s:.1f} + {s.detect_cpu_s:.1f})"
-            if s.detect_cpu_s
-            else f"{r.cpu_s:.1f}"
-        )
+        decode = s.read_cpu_s - s.setup_cpu_s
+        split = f"{s.setup_cpu_s:.1f} + {decode:.1f} + {s.detect_cpu_s:.1f}" if s.detect_cpu_s else "-"
+        steady = s.readings / max(r.cpu_s - s.setup_cpu_s, 1e-9)
         body += (
-            f"| {r.subject} | {s.readings:,} | {s.alerts:,} | {s.readings / r.cpu_s:,.0f} /s | {split} | "
-            f"{r.wall_s:.1f} |\n"
+            f"| {r.subject} | {s.readings:,} | {s.alerts:,} | {s.readings / r.cpu_s:,.0f} /s "
+            f"| {steady:,.0f} /s | {split} | {r.wall_s:.1f} |\n"
         )
+    rate = {r.subject: r.summary.readings / r.cpu_s for r in rows if r.summary.detect_cpu_s}
+    verdict = "; ".join(
+        f"{k}: {'meets' if v >= 500_000 else 'misses'} it ({v:,.0f}/s)" for k, v in rate.items()
+    )
     notes = (
-        "\n- read = registry load, engine build and decoding + sorting the file (the vectorised fast path "
-        "took every line here; non-canonical lines fall back to orjson + the Reading v1 TypeAdapter); "
-        "detect = the engine and writing alerts.\n"
+        "\n- setup = registry load (CSV and the JSON params of every sensor) and engine build (every "
+        "rule's per-sensor set points, the lifecycle settings); decode = reading, decoding and sorting "
+        "the file (a vectorised fast path for canonical lines; other lines fall back to orjson and the "
+        "Reading v1 TypeAdapter); detect = the engine and writing the alerts. `without setup` leaves out "
+        "the fixed setup, which does not grow with the file.\n"
         "- `lifecycle on`: debounce 2 of 3, level hysteresis, 10 s clear hold, escalation after 30 min, "
         "de-escalation steps, flapping, learned deadman and two-rule agreement for every rule and sensor.\n"
-        "- The target (≥ 500,000 readings/s on one core, file in to alerts out) is met by the replay machinery "
-        "with the five original rules; with the full rule set the rules' own per-batch cost dominates (see "
-        "`## Engine throughput`: copying every rule's whole state per call, and the window fits of the "
-        "geohazard rules).\n"
-        "- Reproduce: `python -m benchmarks.replay.bench` (input cached under .riskstream/bench-replay/), or "
-        "the command itself: `riskstream replay --registry DIR/registry.csv --input DIR/readings.jsonl "
-        "--output /tmp/alerts.jsonl`.\n"
+        f"- Target ≥ 500,000 readings/s on one core, file in to alerts out (whole command): {verdict}. "
+        "With the full rule set detect is dominated by the rules' own per-call cost (see "
+        "`## Engine throughput`); the lifecycle with default settings costs about 0.1 µs per reading "
+        "(profiled).\n"
+        "- Reproduce: `python -m benchmarks.replay.bench --ticks N` (input cached under "
+        ".riskstream/bench-replay/), or the command itself: `riskstream replay --registry "
+        "DIR/registry.csv --input DIR/readings.jsonl --output /tmp/alerts.jsonl`.\n"
     )
     return head + body + notes
 
