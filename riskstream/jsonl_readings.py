@@ -22,6 +22,7 @@ reason), never raised.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -59,8 +60,9 @@ class DecodedLines:
     ts_ms: NDArray[np.int64]
     values: NDArray[np.float64]
     bad: list[BadLine] = field(default_factory=list)
-    lines: int = 0
+    lines: int = 0  # non-blank lines
     fast: int = 0
+    total_lines: int = 0  # every line, blank ones included (the next block's first line number)
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -106,7 +108,7 @@ class ReadingLineDecoder:
 
     # --- public ------------------------------------------------------------------------------------
 
-    def decode(self, data: bytes, first_line: int = 1) -> DecodedLines:
+    def decode(self, data: bytes | memoryview, first_line: int = 1) -> DecodedLines:
         """Decode ``data`` (whole lines; the last may lack its newline). Line numbers start at
         ``first_line``; blank lines are skipped."""
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -125,9 +127,9 @@ class ReadingLineDecoder:
         slow = np.flatnonzero(nonblank & ~ok)
         bad = self._slow(data, starts, ends, slow, line_no, rows, ts, vals)
         good = rows >= 0
-        return DecodedLines(
-            rows[good], ts[good], vals[good], bad, int(np.count_nonzero(nonblank)), int(ok.sum())
-        )
+        if not good.all():
+            rows, ts, vals = rows[good], ts[good], vals[good]
+        return DecodedLines(rows, ts, vals, bad, int(np.count_nonzero(nonblank)), int(ok.sum()), n_lines)
 
     # --- the vectorised path -----------------------------------------------------------------------
 
@@ -255,7 +257,7 @@ class ReadingLineDecoder:
 
     def _slow(
         self,
-        data: bytes,
+        data: bytes | memoryview,
         starts: NDArray[np.int64],
         ends: NDArray[np.int64],
         lines: NDArray[np.int64],
@@ -268,7 +270,7 @@ class ReadingLineDecoder:
         parsed: list[Any] = []
         where: list[int] = []
         for i in lines.tolist():
-            raw = data[starts[i] : ends[i]]
+            raw = bytes(data[starts[i] : ends[i]])
             if not raw.strip():
                 continue
             try:
@@ -321,24 +323,43 @@ class ReadingLineDecoder:
         return bad
 
 
-def iter_blocks(fh: BinaryIO, block_bytes: int = 16 << 20) -> Iterator[tuple[bytes, int]]:
-    """Whole-line blocks of a binary file with the line number of each block's first line."""
-    line = 1
+def iter_blocks(fh: BinaryIO, block_bytes: int = 16 << 20) -> Iterator[bytes]:
+    """Whole-line blocks of a binary file (the last may lack its newline). A real file is memory-mapped
+    and cut at line ends; other streams are read in pieces."""
+    try:
+        import mmap
+
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        mm = None  # not a file, or an empty one
+    if mm is not None:
+        start, size = 0, len(mm)
+        try:
+            while start < size:
+                cut = mm.rfind(b"\n", start, min(start + block_bytes, size))
+                end = size if cut < 0 or start + block_bytes >= size else cut + 1
+                if cut < 0 and end < size:  # a line longer than a block: extend to its end
+                    nxt = mm.find(b"\n", start + block_bytes)
+                    end = size if nxt < 0 else nxt + 1
+                yield mm[start:end]  # one copy, straight from the page cache
+                start = end
+        finally:
+            mm.close()
+        return
     rest = b""
     while True:
         chunk = fh.read(block_bytes)
         if not chunk:
             if rest:
-                yield rest, line
+                yield rest
             return
         data = rest + chunk
         cut = data.rfind(b"\n")
         if cut < 0:
             rest = data
             continue
-        block, rest = data[: cut + 1], data[cut + 1 :]
-        yield block, line
-        line += block.count(b"\n")
+        yield data[: cut + 1]
+        rest = data[cut + 1 :]
 
 
 # --- vectorised primitives -------------------------------------------------------------------------
@@ -430,8 +451,9 @@ def _first_byte(x: NDArray[np.uint64], byte: int) -> NDArray[np.int64]:
     """Index (0..7) of the first byte equal to ``byte`` in each little-endian word, 8 if none."""
     t = x ^ (_ONES * np.uint64(byte))
     z = (t - _ONES) & ~t & _HIGHS  # the lowest flagged byte is exact (borrows only run upwards)
-    low = z & (~z + np.uint64(1))
-    return np.where(z == 0, 8, np.log2(np.maximum(low, 1).astype(np.float64)).astype(np.int64) // 8)
+    low = z & (~z + np.uint64(1))  # 0x80 << 8k: its float exponent is 8k + 7
+    exponent = (np.maximum(low, 1).astype(np.float64).view(np.int64) >> 52) - 1023
+    return np.where(z == 0, 8, (exponent - 7) >> 3)
 
 
 def _all_digits(x: NDArray[np.uint64]) -> NDArray[np.bool_]:

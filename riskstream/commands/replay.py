@@ -209,8 +209,10 @@ def read_readings(
     parts = []
     started = time.perf_counter()
     next_report = started + 2.0
-    for block, first in iter_blocks(fh):
+    first = 1
+    for block in iter_blocks(fh):
         d = decoder.decode(block, first)
+        first += d.total_lines
         parts.append((d.rows, d.ts_ms, d.values))
         summary.lines += d.lines
         summary.fast_lines += d.fast

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,13 +155,19 @@ def test_short_numbers_equal_python_floats_and_invalid_ones_are_refused() -> Non
         assert d.fast > 2000
 
 
-def test_blocks_split_only_at_line_ends_and_count_lines() -> None:
+def test_blocks_split_only_at_line_ends_and_count_lines(tmp_path: Path) -> None:
     lines = [line({"v": 1, "sensor_id": "gas-1", "ts_ms": i, "value": i / 3}) for i in range(1000)]
     data = b"\n".join(lines) + b"\n\n" + b"junk"
     dec = ReadingLineDecoder(REG)
     ts, bad = [], []
-    for block, first in iter_blocks(io.BytesIO(data), block_bytes=777):
-        d = dec.decode(block, first)
-        ts += d.ts_ms.tolist()
-        bad += [(b.line, b.reason[:8]) for b in d.bad]
-    assert ts == list(range(1000)) and bad == [(1002, "not JSON")]
+    for source in (io.BytesIO(data), tmp_path / "r.jsonl"):
+        if isinstance(source, Path):
+            source.write_bytes(data)
+        ts, bad, first = [], [], 1
+        with source.open("rb") if isinstance(source, Path) else source as fh:
+            for block in iter_blocks(fh, block_bytes=777):
+                d = dec.decode(block, first)
+                first += d.total_lines
+                ts += d.ts_ms.tolist()
+                bad += [(b.line, b.reason[:8]) for b in d.bad]
+        assert ts == list(range(1000)) and bad == [(1002, "not JSON")]
