@@ -337,8 +337,11 @@ def iter_blocks(fh: BinaryIO, block_bytes: int = 16 << 20) -> Iterator[bytes]:
         try:
             while start < size:
                 cut = mm.rfind(b"\n", start, min(start + block_bytes, size))
-                end = size if cut < 0 or start + block_bytes >= size else cut + 1
-                if cut < 0 and end < size:  # a line longer than a block: extend to its end
+                if start + block_bytes >= size:
+                    end = size
+                elif cut >= 0:
+                    end = cut + 1
+                else:  # a line longer than a block: extend the block to its end
                     nxt = mm.find(b"\n", start + block_bytes)
                     end = size if nxt < 0 else nxt + 1
                 yield mm[start:end]  # one copy, straight from the page cache

@@ -157,6 +157,9 @@ def test_short_numbers_equal_python_floats_and_invalid_ones_are_refused() -> Non
 
 def test_blocks_split_only_at_line_ends_and_count_lines(tmp_path: Path) -> None:
     lines = [line({"v": 1, "sensor_id": "gas-1", "ts_ms": i, "value": i / 3}) for i in range(1000)]
+    lines[500] = line(
+        {"v": 1, "sensor_id": "gas-1", "ts_ms": 500, "value": 1.0, "unit": "x" * 30} | {"pad": "y" * 900}
+    )
     data = b"\n".join(lines) + b"\n\n" + b"junk"
     dec = ReadingLineDecoder(REG)
     ts, bad = [], []
