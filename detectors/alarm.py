@@ -6,11 +6,9 @@ each sensor and emits only the changes. Readings of one sensor in one batch appl
 
 The engine now uses the full lifecycle in :mod:`detectors.lifecycle` (debounce, hysteresis, latch,
 escalation, deadman, flapping, ack/shelve/maintenance; docs/alarms/); this module keeps the original
-minimal machine for its callers. v1 is deliberately minimal: announce every change of the decided level. The state is a dict of arrays
-whose first axis is the sensor row (the detector convention), so it grows, snapshots and restores like
-detector state, and later stages (debounce N-of-M or held-for-duration, flapping suppression, ack,
-shelve, maintenance windows, escalation timers on event time) add columns without changing callers:
-:meth:`AlarmMachine.apply` already receives the readings' ``ts_ms`` and records when each level began.
+minimal machine for its callers: it announces every change of the decided level. Its state is a dict of
+arrays whose first axis is the sensor row (the detector convention), so it grows, snapshots and restores
+like detector state.
 """
 
 from __future__ import annotations
