@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from detectors.lifecycle import LifecycleConfigError
 from riskstream import __version__, commands
 from riskstream.registry import RegistryError
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, RegistryError) as exc:
+    except (FileNotFoundError, RegistryError, LifecycleConfigError) as exc:
         # a missing or broken config/registry is the operator's to fix: say what, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

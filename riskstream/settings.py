@@ -108,6 +108,11 @@ class DetectSettings(BaseModel):
     config_version: str = "1"
     # offsets are committed with a detector-state snapshot this often; a crash replays at most this much
     checkpoint_interval_s: float = Field(5.0, gt=0)
+    # alarm lifecycle settings (docs/alarms/tuning.md); the same file `riskstream replay --config` reads
+    alarm_config: Path | None = None
+    # no reading for this long: fire deadman/escalation/shelve timers on the wall clock minus the grace
+    idle_after_s: float = Field(10.0, gt=0)
+    idle_grace_s: float = Field(30.0, ge=0)
 
 
 class RiskstreamSettings(BaseSettings):

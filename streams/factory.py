@@ -7,6 +7,7 @@ import socket
 from confluent_kafka import Producer
 
 from detectors.engine import Engine
+from riskstream.alarm_config import load_alarm_config
 from riskstream.registry import Registry
 from riskstream.settings import RiskstreamSettings
 from sinks.influx import make_influx_sink
@@ -31,6 +32,11 @@ def build_worker(
     settings: RiskstreamSettings, registry: Registry, hooks: WorkerHooks | None = None
 ) -> DetectWorker:
     k = settings.kafka
+    d = settings.detect
+    lifecycle, version = None, d.config_version
+    if d.alarm_config is not None:
+        alarm = load_alarm_config(d.alarm_config)
+        lifecycle, version = alarm.lifecycle, alarm.config_version or version
     sink = make_influx_sink(settings.influx)
     return DetectWorker(
         consumer_conf=consumer_config(
@@ -43,7 +49,7 @@ def build_worker(
         readings_topic=k.topics.readings,
         deadletter_topic=k.topics.deadletter,
         registry=registry,
-        engine=Engine(registry, config_version=settings.detect.config_version),
+        engine=Engine(registry, config_version=version, lifecycle=lifecycle),
         influx=sink,
         alerts=AlertProducer(producer_config(settings), k.topics.alerts),
         deadletter_producer=Producer(producer_config(settings)),
@@ -56,5 +62,8 @@ def build_worker(
             owner=k.group_id,
             producer_extra=dict(k.extra),
         ),
-        checkpoint_interval_s=settings.detect.checkpoint_interval_s,
+        checkpoint_interval_s=d.checkpoint_interval_s,
+        control_topic=k.topics.control,
+        idle_after_s=d.idle_after_s,
+        idle_grace_ms=int(d.idle_grace_s * 1000),
     )

@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from pydantic import ValidationError
 
 from detectors.base import StateKeyMismatchError
-from detectors.engine import Engine
+from detectors.engine import Engine, EngineState
 from riskstream.registry import Registry
-from riskstream.schemas import Alert, DeadLetter, Level
+from riskstream.schemas import Alert, DeadLetter, DeadLetterReason, Level, OperatorAction
 from sinks.influx import InfluxSink, SinkBackpressureError
 from sinks.kafka_alerts import AlertProducer
 from sinks.line_protocol import SensorTags, alert_line, reading_lines, sensor_lines
@@ -97,6 +98,9 @@ class DetectWorker:
         hooks: WorkerHooks | None = None,
         state_store: StateStore | None = None,
         checkpoint_interval_s: float = 5.0,
+        control_topic: str | None = None,
+        idle_after_s: float = 10.0,
+        idle_grace_ms: int = 30_000,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._consumer_conf = consumer_conf
@@ -119,6 +123,13 @@ class DetectWorker:
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._store = state_store
+        self._control_topic = control_topic
+        # operator actions wait until a reading stamped after them arrives (then the engine orders
+        # them among the readings exactly as replay does); their offsets hold back the control commit
+        self._pending_actions: list[tuple[OperatorAction, TopicPartition]] = []
+        self._idle_after_s = idle_after_s
+        self._idle_grace_ms = idle_grace_ms
+        self._last_reading = time.monotonic()
         self._checkpoint_interval_s = checkpoint_interval_s
         self._last_checkpoint = time.monotonic()
         self._uncommitted = False
@@ -130,7 +141,13 @@ class DetectWorker:
         self._influx.add(sensor_lines(self.registry, self._clock_ms()))
         self._influx.flush()
         self._consumer = Consumer(self._consumer_conf)
-        self._consumer.subscribe([self._readings_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        topics = [self._readings_topic] + ([self._control_topic] if self._control_topic else [])
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    @property
+    def pending_actions(self) -> int:
+        """Operator actions received but waiting for a reading stamped after them."""
+        return len(self._pending_actions)
 
     def stop(self) -> None:
         self._stop.set()
@@ -146,6 +163,8 @@ class DetectWorker:
                 msgs = self._consumer.consume(self._max_batch, self._poll_timeout_s)
                 if msgs:
                     self.process(msgs)
+                elif time.monotonic() - self._last_reading >= self._idle_after_s:
+                    self.idle_tick()
         finally:
             self.close()
 
@@ -175,10 +194,40 @@ class DetectWorker:
                     log.warning("consumer error: %s", err)
                 continue
             value = m.value()
-            if value is not None:
+            if value is None:
+                continue
+            if m.topic() == self._control_topic:
+                self._hold_action(m, value)
+            else:
                 payloads.append(value)
         cols = self._decoder.decode(payloads)
-        alerts, new_state = self.engine.process(self.state, cols.rows, cols.ts_ms, cols.values)
+        actions = self._release_actions(int(cols.ts_ms.max()) if len(cols) else None)
+        if not len(cols) and not actions and not cols.rejected:
+            return
+        if len(cols):
+            self._last_reading = time.monotonic()
+        alerts, new_state = self.engine.process(self.state, cols.rows, cols.ts_ms, cols.values, actions)
+        self._emit(cols, alerts, new_state)
+        self._account(cols, alerts, time.perf_counter() - started)
+
+    def idle_tick(self) -> None:
+        """Wall-clock fallback for a worker that has gone idle: fire deadman, escalation and expiry timers.
+
+        Event time moves to now minus a grace that covers normal ingest lag, so a late reading is not
+        mistaken for silence; actions stamped before that point are applied after the timers.
+        """
+        self._last_reading = time.monotonic()
+        alerts, state = self.engine.tick(self.state, self._clock_ms() - self._idle_grace_ms)
+        actions = self._release_actions(state.max_ts_ms + 1)
+        if actions:
+            more, state = self.engine.apply_actions(state, actions)
+            alerts = alerts + more
+        if alerts or actions:
+            empty = self._decoder.decode([])
+            self._emit(empty, alerts, state)
+            self._account(empty, alerts, 0.0)
+
+    def _emit(self, cols: Columns, alerts: list[Alert], new_state: EngineState) -> None:
         self._write_points(cols, alerts)
         self._send_dead_letters(cols.rejected)
         self._flush_sinks()
@@ -187,7 +236,25 @@ class DetectWorker:
         self._uncommitted = True
         if self._store is None or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
             self._checkpoint()
-        self._account(cols, alerts, time.perf_counter() - started)
+
+    def _hold_action(self, m: Message, value: bytes) -> None:
+        try:
+            action = OperatorAction.model_validate_json(value)
+        except ValidationError as exc:
+            self._send_dead_letters(
+                [Rejected(value, DeadLetterReason.SCHEMA, f"not an OperatorAction: {exc}")]
+            )
+            return
+        self._pending_actions.append((action, TopicPartition(m.topic(), m.partition(), m.offset())))
+
+    def _release_actions(self, after_ts_ms: int | None) -> list[OperatorAction]:
+        """Pending actions stamped strictly before ``after_ts_ms`` (the newest reading), in ts order."""
+        if after_ts_ms is None or not self._pending_actions:
+            return []
+        ready = [(a, tp) for a, tp in self._pending_actions if a.ts_ms < after_ts_ms]
+        self._pending_actions = [(a, tp) for a, tp in self._pending_actions if a.ts_ms >= after_ts_ms]
+        ready.sort(key=lambda x: x[0].ts_ms)
+        return [a for a, _ in ready]
 
     def _write_points(self, cols: Columns, alerts: list[Alert]) -> None:
         for channels, mask in self._layouts.split(cols.rows):
@@ -242,10 +309,19 @@ class DetectWorker:
         """
         assert self._consumer is not None
         positions = [tp for tp in self._consumer.position(self._consumer.assignment()) if tp.offset >= 0]
-        if positions and self._store is not None:
-            pointers = self._store.save(
-                self.engine.snapshot(self.state), sorted({tp.partition for tp in positions})
+        held: dict[tuple[str, int], int] = {}
+        for _, tp in self._pending_actions:
+            key = (tp.topic, tp.partition)
+            held[key] = min(held.get(key, tp.offset), tp.offset)
+        positions = [
+            TopicPartition(
+                tp.topic, tp.partition, min(tp.offset, held.get((tp.topic, tp.partition), tp.offset))
             )
+            for tp in positions
+        ]
+        readings = sorted({tp.partition for tp in positions if tp.topic == self._readings_topic})
+        if readings and self._store is not None:
+            pointers = self._store.save(self.engine.snapshot(self.state), readings)
             positions += [TopicPartition(self._store.topic, p, off) for p, off in pointers.items()]
         try:
             if positions:
@@ -267,7 +343,11 @@ class DetectWorker:
         if self._store is None or not partitions:
             return
         store = self._store
-        wanted = [TopicPartition(store.topic, tp.partition) for tp in partitions]
+        wanted = [
+            TopicPartition(store.topic, tp.partition) for tp in partitions if tp.topic == self._readings_topic
+        ]
+        if not wanted:
+            return
         committed = [tp for tp in consumer.committed(wanted, timeout=30) if tp.offset >= 0]
         if not committed:
             log.info("no state checkpoint for %d partition(s): starting cold", len(partitions))
