@@ -11,9 +11,10 @@ not learned; a finite one so large that the update would overflow is scored but 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +22,10 @@ from numpy.typing import NDArray
 from detectors.base import Batch, State
 from detectors.generic.common import (
     GenericDetector,
+    StepGrid,
+    finite_part,
     nan_scores,
     quiet_float_errors,
-    reading_steps,
     require_fraction,
 )
 
@@ -58,25 +60,19 @@ class EwmaZ(GenericDetector[EwmaZParams]):
     def _advance(self, state: State, batch: Batch) -> NDArray[np.float64]:
         p = self.params
         scores = nan_scores(len(batch))
-        mean, var, count = state["mean"], state["var"], state["count"]
-        finite = np.isfinite(batch.values)
-        all_finite = bool(finite.all())
-        for idx in reading_steps(batch):
-            r = batch.rows[idx]
-            x = batch.values[idx]
-            m, v, c = mean[r], var[r], count[r]
-            diff = x - m
-            sd = np.sqrt(v)
-            np.maximum(sd, p.min_std, out=sd)
-            z = np.abs(diff)
-            z /= sd
-            if c.size and c.min() < p.min_count:
-                z[c < p.min_count] = np.nan
-            if not all_finite:
-                z[~finite[idx]] = np.nan
-            scores[idx] = z
-            new_m, new_v = ew_step(m, v, c, diff, p.alpha)
-            store_learned(state, r, c, new_m, new_v)
+        sub = finite_part(batch)  # a non-finite reading scores NaN and is not learned: drop it here
+        if sub is None:
+            return scores
+        index, rows, values = sub
+        grid = StepGrid.of(rows)
+        cols = grid.gather(state, _COLUMNS)
+        mean, var, count = cols
+        if warm(count, p.min_count) and cannot_overflow(values, mean, var):
+            scores[index] = grid.scan(values, cols, _EwZSteps(count, p))
+            count += grid.runs.lengths
+        else:
+            scores[index] = grid.scan(values, cols, functools.partial(_ew_z_step_general, p=p))
+        grid.scatter(state, _COLUMNS, cols)
         return scores
 
     @classmethod
@@ -113,24 +109,138 @@ def ew_step(
     return new_mean, new_var
 
 
-def store_learned(
-    state: State,
-    rows: NDArray[np.int32],
+#: with every value, mean and variance magnitude below these, no update of a batch can overflow
+_SAFE_VALUE = 1e100
+_SAFE_VAR = 1e200
+
+
+def warm(count: NDArray[np.int64], min_count: int) -> bool:
+    """Every row has ``min_count`` readings, so every reading of the batch is scored."""
+    return count.size == 0 or int(count.min()) >= min_count
+
+
+def cannot_overflow(values: NDArray[np.float64], mean: NDArray[np.float64], var: NDArray[np.float64]) -> bool:
+    """True when no update of this batch can produce inf/NaN, so every finite reading is learned.
+
+    With ``|x|, |mean| <= 1e100`` and ``var <= 1e200``: ``|diff| <= 2e100``, ``diff**2 <= 4e200``, the
+    mean stays a convex combination (within rounding) and the variance grows by at most ``4e200`` per
+    reading, far below the float64 limit for any batch size.
+    """
+    if values.size == 0 or mean.size == 0:
+        return True
+    lim = _SAFE_VALUE
+    return bool(
+        -lim <= values.min()
+        and values.max() <= lim
+        and -lim <= mean.min()
+        and mean.max() <= lim
+        and var.max() <= _SAFE_VAR
+    )
+
+
+class EwSteps:
+    """The mean/variance update of :func:`ew_step` for a step of a :class:`StepGrid` scan in which every
+    reading is learned (finite, cannot overflow), in place and without temporaries.
+
+    The count of a row at step ``k`` is then its count before the batch (``count``, unchanged during the
+    scan) plus ``k``, so the weights ``max(alpha, 1 / (count + 1))`` need no per-step bookkeeping.
+    """
+
+    def __init__(self, count: NDArray[np.int64], alpha: float) -> None:
+        self.alpha = alpha
+        self.fixed = count.size == 0 or 1.0 / (int(count.min()) + 1.0) <= alpha  # w = alpha everywhere
+        self.tmp = np.empty(count.size)
+        self.weights = np.empty(count.size)
+
+    def learn(
+        self,
+        k: int,
+        count: NDArray[np.int64],
+        mean: NDArray[np.float64],
+        var: NDArray[np.float64],
+        diff: NDArray[np.float64],
+    ) -> None:
+        """``mean += w diff``, ``var = (1 - w)(var + w diff²)`` on the first ``mean.size`` rows."""
+        width = mean.size
+        t = self.tmp[:width]
+        if self.fixed:
+            np.multiply(self.alpha, diff, out=t)
+            mean += t
+            t *= diff
+            var += t
+            var *= 1.0 - self.alpha
+            return
+        w = self.weights[:width]
+        np.add(count, k + 1.0, out=w)  # count + 1.0 with count = count before the batch + k
+        np.divide(1.0, w, out=w)
+        np.maximum(w, self.alpha, out=w)
+        np.multiply(w, diff, out=t)
+        mean += t
+        t *= diff
+        var += t
+        np.subtract(1.0, w, out=w)
+        var *= w
+
+
+_COLUMNS = ("mean", "var", "count")
+
+
+class _EwZSteps(EwSteps):
+    """Steps of the z-score when every row is warm and every reading is learned (see ``EwSteps``)."""
+
+    def __init__(self, count: NDArray[np.int64], p: EwmaZParams) -> None:
+        super().__init__(count, p.alpha)
+        self.min_std = p.min_std
+        self.diff = np.empty(count.size)
+        self.sd = np.empty(count.size)
+
+    def __call__(
+        self, k: int, x: NDArray[np.float64], cols: list[NDArray[Any]], out: NDArray[np.float64]
+    ) -> None:
+        mean, var, count = cols
+        d, sd = self.diff[: x.size], self.sd[: x.size]
+        np.subtract(x, mean, out=d)
+        np.sqrt(var, out=sd)
+        np.maximum(sd, self.min_std, out=sd)
+        np.abs(d, out=out)
+        out /= sd
+        self.learn(k, count, mean, var, d)
+
+
+def _ew_z_step_general(
+    k: int, x: NDArray[np.float64], cols: list[NDArray[Any]], out: NDArray[np.float64], p: EwmaZParams
+) -> None:
+    """One step with every case handled: rows not yet warm score NaN; an overflowing update is skipped."""
+    mean, var, count = cols
+    diff = x - mean
+    sd = np.sqrt(var)
+    np.maximum(sd, p.min_std, out=sd)
+    np.abs(diff, out=out)
+    out /= sd
+    if int(count.min()) < p.min_count:
+        out[count < p.min_count] = np.nan
+    new_mean, new_var = ew_step(mean, var, count, diff, p.alpha)
+    learn_in_place(mean, var, count, new_mean, new_var)
+
+
+def learn_in_place(
+    mean: NDArray[np.float64],
+    var: NDArray[np.float64],
     count: NDArray[np.int64],
     new_mean: NDArray[np.float64],
     new_var: NDArray[np.float64],
 ) -> None:
-    """Write the learned mean/var/count of ``rows``, skipping rows whose update is not finite.
+    """Take the new mean/var/count where the update is finite; elsewhere the row keeps its old state.
 
-    A non-finite value, or a finite one so large that the update overflows, makes ``new_var`` NaN or
-    inf (``new_mean`` cannot overflow without ``new_var`` doing so), and that row keeps its old state.
+    A finite value so large that the update overflows makes ``new_var`` NaN or inf (``new_mean``
+    cannot overflow without ``new_var`` doing so), and that row learns nothing.
     """
     learn = np.isfinite(new_var)
     if learn.all():
-        state["mean"][rows] = new_mean
-        state["var"][rows] = new_var
-        state["count"][rows] = count + 1
+        mean[:] = new_mean
+        var[:] = new_var
+        count += 1
     else:
-        state["mean"][rows[learn]] = new_mean[learn]
-        state["var"][rows[learn]] = new_var[learn]
-        state["count"][rows[learn]] = count[learn] + 1
+        np.copyto(mean, new_mean, where=learn)
+        np.copyto(var, new_var, where=learn)
+        count += learn
