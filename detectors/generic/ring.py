@@ -8,10 +8,14 @@ middle values for an even one, so a pure-Python reference can match them exactly
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import State
+from detectors.generic.common import Runs
+from detectors.generic.scratch import scratch
 
 
 def cold_ring(capacity: int, window: int) -> State:
@@ -66,3 +70,194 @@ def push(state: State, rows: NDArray[np.int32], x: NDArray[np.float64]) -> None:
     buf[rows, p] = x
     pos[rows] = (p + 1) % width
     filled[rows] = np.minimum(filled[rows] + 1, width)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSource:
+    """Where the rings of some readings of a batch can be gathered from: row ``at[i]`` of ``rows``."""
+
+    rows: NDArray[np.float64]  # (m, window) array or a sliding-window view
+    is_view: bool  # rows is a sliding-window view (gather with fancy indexing, not np.take)
+    at: NDArray[np.integer]
+    readings: NDArray[np.intp] | None  # batch index of each (None: reading i is row i)
+    counts: NDArray[np.int32]  # values held by each ring (the rest of its slots are NaN)
+
+
+def windows_before(
+    state: State, runs: Runs, x: NDArray[np.float64], pos: NDArray[np.int32], filled: NDArray[np.int32]
+) -> list[WindowSource]:
+    """The rings each finite reading of a batch is judged against, for all its readings at once.
+
+    ``x`` are a batch's finite values (sorted by row, in ``runs``). The ring before a sensor's ``k``-th
+    reading of the batch is its ring after pushing the ``k`` earlier ones; this describes all of them
+    as rows to gather (slot order does not matter to order statistics), so the median and MAD of every
+    reading come from one vectorised pass instead of one pass per ``k``. ``pos`` and ``filled`` are
+    those of each run's ring (run order). Call before pushing the batch (:class:`RingPush`).
+
+    First readings use their ring as stored. For the later readings of a sensor with several, its
+    ring is laid out twice, oldest slot first, then its batch values, in a scratch array ``ext``: the
+    ring before reading ``k`` is the contiguous slice of ``window`` values that ends just before it.
+    """
+    buf = state["buf"]
+    width = buf.shape[1]
+    first = WindowSource(buf, False, runs.rows, None if runs.all_single else runs.starts, filled)
+    if runs.all_single:
+        return [first]
+    multi = runs.run_of_later[runs.k == 1]  # runs with several readings, row order
+    later_per_run = runs.lengths[multi] - 1
+    rings = buf[runs.rows[multi]]
+    longest = int(later_per_run.max())
+    m = multi.size
+    if m * (2 * width + longest) <= 2 * (2 * width * m + runs.later.size):
+        seg = 2 * width + longest  # equal segments: two slice copies lay the rings out
+        ext2 = np.empty((m, seg))
+        ext2[:, :width] = rings
+        ext2[:, width : 2 * width] = rings
+        ext = ext2.reshape(-1)
+        seg_start = np.arange(0, m * seg, seg, dtype=np.intp)
+    else:  # one run much longer than the others: segments sized to their runs
+        seg_len = later_per_run + 2 * width
+        seg_start = np.cumsum(seg_len) - seg_len
+        ext = np.empty(int(seg_start[-1] + seg_len[-1]))
+        ring_at = (seg_start[:, None] + np.arange(width)).reshape(-1)
+        ext[ring_at] = rings.reshape(-1)
+        ring_at += width
+        ext[ring_at] = rings.reshape(-1)
+    later, k = runs.later, runs.k
+    run_seg = np.empty(len(runs), dtype=np.intp)  # oldest slot of each multi run's ring in ext
+    run_seg[multi] = seg_start + pos[multi]
+    oldest = run_seg[runs.run_of_later]
+    oldest += k  # now the start of each later reading's ring
+    ext[oldest + (width - 1)] = x[later - 1]  # each later reading's predecessor, just after its ring
+    counts = filled[runs.run_of_later] + k
+    np.minimum(counts, width, out=counts)
+    view = np.lib.stride_tricks.sliding_window_view(ext, width)
+    return [first, WindowSource(view, True, oldest, later, counts.astype(np.int32))]
+
+
+@dataclass(frozen=True, slots=True)
+class RingPush:
+    """Where each finite value of a batch goes in the rings, computed before anything is written.
+
+    :meth:`apply` writes the values of a range of runs (sensors), so a caller can push a sensor's values
+    right after it read that sensor's ring, while the ring is still in cache.
+    """
+
+    runs: Runs
+    x: NDArray[np.float64]
+    cells: NDArray[np.intp]  # flat index into ``buf`` of each reading's slot, batch order
+    keep: NDArray[np.bool_] | None  # readings to write (None: all); a value pushed out in the batch is not
+    new_pos: NDArray[np.intp]
+    new_filled: NDArray[np.int32]
+
+    @classmethod
+    def of(
+        cls, runs: Runs, x: NDArray[np.float64], width: int, pos: NDArray[np.int32], filled: NDArray[np.int32]
+    ) -> RingPush:
+        """``pos`` and ``filled`` of each run's ring (in run order), before the batch."""
+        lengths = runs.lengths
+        base = runs.rows.astype(np.intp)
+        base *= width
+        cells = base + pos  # first readings
+        keep = None
+        if not runs.all_single:
+            slot = pos[runs.run_of_later] + runs.k
+            if width & (width - 1) == 0:  # power of two: cheaper than %
+                slot &= width - 1
+            else:
+                slot %= width
+            slot += base[runs.run_of_later]
+            first = cells
+            cells = np.empty(runs.readings, dtype=np.intp)
+            cells[runs.starts] = first
+            cells[runs.later] = slot
+            if int(lengths.max()) > width:  # only the last `width` readings of a run stay in its ring
+                keep = np.ones(runs.readings, dtype=bool)
+                keep[runs.later] = runs.k >= lengths[runs.run_of_later] - width
+                keep[runs.starts] = lengths <= width
+        new_pos = pos + lengths
+        new_pos %= width
+        new_filled = np.minimum(filled + lengths, width).astype(np.int32)
+        return cls(runs, x, cells, keep, new_pos, new_filled)
+
+    def apply(self, state: State, first: int = 0, stop: int | None = None) -> None:
+        """Push the values of runs ``first`` to ``stop`` (all by default) into ``state``, in place."""
+        runs = self.runs
+        stop = len(runs) if stop is None else stop
+        if first >= stop:
+            return
+        buf = state["buf"]
+        r0 = int(runs.starts[first])
+        r1 = int(runs.starts[stop]) if stop < len(runs) else self.x.size
+        cells, x = self.cells[r0:r1], self.x[r0:r1]
+        if self.keep is not None:
+            keep = self.keep[r0:r1]
+            cells, x = cells[keep], x[keep]
+        if buf.flags.c_contiguous:
+            buf.reshape(-1)[cells] = x
+        else:
+            buf[cells // buf.shape[1], cells % buf.shape[1]] = x
+        rows = runs.rows[first:stop]
+        state["pos"][rows] = self.new_pos[first:stop]
+        state["filled"][rows] = self.new_filled[first:stop]
+
+
+def median_and_mad_sorted(
+    rows: NDArray[np.float64], med: NDArray[np.float64], mad: NDArray[np.float64]
+) -> NDArray[np.bool_] | None:
+    """Median and MAD of full, sorted rows of even width, written into ``med`` and ``mad``.
+
+    Medians as :func:`statistics.median`. The MAD needs no second sort: with ``m`` the median of a
+    sorted row ``s`` of width ``2h``, the absolute deviations ``m - s[i]`` (``i < h``, non-increasing)
+    and ``s[h + i] - m`` (non-decreasing) form a V, and comparing each pair ``(i, h + i)`` splits them
+    into the ``h`` smallest and the ``h`` largest (Batcher's half-cleaner on a bitonic sequence). The
+    pairs where the right deviation is the smaller form a prefix of length ``c``, so the ``h``-th
+    smallest deviation is ``max(right[c-1], left[c])`` and the next one ``min(left[c-1], right[c])``:
+    exactly the values the reference sorts. Returns a mask of rows this cannot handle (the median
+    overflowed to ±inf), or None; the caller computes those another way.
+    """
+    n, width = rows.shape
+    h = width // 2
+    np.add(rows[:, h - 1], rows[:, h], out=med)
+    med /= 2.0
+    m = med[:, None]
+    right = np.subtract(rows[:, h:], m, out=scratch("ring_right", (n, h)))  # s[h + i] - m
+    left = np.subtract(m, rows[:, :h], out=scratch("ring_left", (n, h)))  # m - s[i]
+    le = np.less_equal(right, left, out=scratch("ring_le", (n, h), dtype=bool))
+    if h % 8 == 0 and hasattr(np, "bitwise_count"):  # 8 flags per 64-bit word: popcount
+        words = np.bitwise_count(le.view(np.uint64))
+        c = words[:, 0].astype(np.intp)
+        for j in range(1, h // 8):
+            c += words[:, j]
+    else:
+        c = le.sum(axis=1, dtype=np.intp)
+    left, right = left.reshape(-1), right.reshape(-1)
+    base = np.arange(0, n * h, h, dtype=np.intp)
+    at = base + np.minimum(c, h - 1)  # left[c], right[c]
+    before = np.maximum(c, 1)
+    before += base
+    before -= 1  # left[c - 1], right[c - 1]
+    left_c, left_b, right_c, right_b = left[at], left[before], right[at], right[before]
+    lower = np.maximum(right_b, left_c)
+    upper = np.minimum(left_b, right_c)
+    if int(c.min()) == 0:  # no pair with the right deviation smaller: left[0] and right[0]
+        e = c == 0
+        lower[e], upper[e] = left_c[e], right_c[e]
+    if int(c.max()) == h:  # all pairs: right[h - 1] and left[h - 1]
+        e = c == h
+        lower[e], upper[e] = right_b[e], left_b[e]
+    np.add(lower, upper, out=mad)
+    mad /= 2.0
+    bad = ~np.isfinite(med)
+    return bad if bad.any() else None
+
+
+def median_and_mad_general(
+    sorted_rows: NDArray[np.float64], counts: NDArray[np.integer]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Median and MAD of the first ``counts[i]`` values of sorted, NaN-last rows (any count, any value)."""
+    med = median_of_sorted(sorted_rows, counts)
+    dev = sorted_rows - med[:, None]
+    np.abs(dev, out=dev)
+    dev.sort(axis=1)
+    return med, median_of_sorted(dev, counts)

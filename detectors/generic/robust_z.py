@@ -10,7 +10,8 @@ i.e. very high: the first move of a stuck signal is news.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,7 +20,8 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State
 from detectors.generic import ring
-from detectors.generic.common import GenericDetector, nan_scores, quiet_float_errors, reading_steps
+from detectors.generic.common import GenericDetector, Runs, finite_part, nan_scores, quiet_float_errors
+from detectors.generic.scratch import scratch
 
 #: MAD -> standard deviation for Gaussian noise (1 / Phi^-1(3/4))
 MAD_TO_STD = 1.4826
@@ -50,28 +52,89 @@ class RobustZ(GenericDetector[RobustZParams]):
     def _advance(self, state: State, batch: Batch) -> NDArray[np.float64]:
         p = self.params
         scores = nan_scores(len(batch))
-        finite = np.isfinite(batch.values)
-        all_finite = bool(finite.all())
-        for idx in reading_steps(batch):
-            r = batch.rows[idx]
-            x = batch.values[idx]
-            filled = state["filled"][r]
-            med, mad = ring.median_and_mad_rows_inplace(state["buf"][r], filled)
-            mad *= MAD_TO_STD
-            np.maximum(mad, p.min_scale, out=mad)
-            z = x - med
-            np.abs(z, out=z)
-            z /= mad
-            z[filled < p.min_count] = np.nan
-            if all_finite:
-                ring.push(state, r, x)
+        sub = finite_part(batch)  # a non-finite reading scores NaN and is not pushed: drop it here
+        if sub is None:
+            return scores
+        index, rows, x = sub
+        runs = Runs.of(rows)
+        pos, filled = np.take(state["pos"], runs.rows), np.take(state["filled"], runs.rows)
+        sources = ring.windows_before(state, runs, x, pos, filled)
+        push = ring.RingPush.of(runs, x, p.window, pos, filled)
+        # push each sensor's values right after reading its ring (sources[0] has one row per sensor),
+        # unless a sensor has more readings than its ring holds
+        fused = push.keep is None
+        found = scores[index] if isinstance(index, np.ndarray) else scores
+        for i, source in enumerate(sources):
+            xs = x if source.readings is None else x[source.readings]
+            after = functools.partial(push.apply, state) if fused and i == 0 else None
+            z = _robust_z(source, xs, p, after)
+            if source.readings is None:
+                found[:] = z
             else:
-                ok = finite[idx]
-                z[~ok] = np.nan
-                ring.push(state, r[ok], x[ok])
-            scores[idx] = z
+                found[source.readings] = z
+        if not fused:
+            push.apply(state)
+        if isinstance(index, np.ndarray):
+            scores[index] = found
         return scores
 
     @classmethod
     def conformance_examples(cls) -> Sequence[RobustZ]:
-        return (cls(RobustZParams()), cls(RobustZParams(window=5, min_count=3)))
+        return (
+            cls(RobustZParams()),
+            cls(RobustZParams(window=5, min_count=3)),
+            cls(RobustZParams(window=16, min_count=4)),
+        )
+
+
+#: windows are gathered, sorted and reduced per chunk of this many, so a chunk stays in cache
+CHUNK_ROWS = 2048
+
+
+def _robust_z(
+    source: ring.WindowSource,
+    x: NDArray[np.float64],
+    p: RobustZParams,
+    after_gather: Callable[[int, int], None] | None = None,
+) -> NDArray[np.float64]:
+    """The robust z-score of each reading ``x[i]`` against the ring ``source.rows[source.at[i]]``.
+
+    ``after_gather(start, stop)`` runs once the windows of rows ``start:stop`` are copied out.
+    """
+    n = x.size
+    width = source.rows.shape[1]
+    med, mad = np.empty(n), np.empty(n)
+    counts = source.counts
+    partial = int(counts.min()) < width
+    redo: list[NDArray[np.intp]] = []  # rows the fast path cannot handle, and their sorted windows
+    redo_windows: list[NDArray[np.float64]] = []
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        at = source.at[start:stop]
+        if source.is_view:
+            win = source.rows[at]  # np.take is slow on a sliding-window view
+        else:
+            win = np.take(source.rows, at, axis=0, mode="clip", out=scratch("robust_z_win", (at.size, width)))
+        if after_gather is not None:
+            after_gather(start, stop)
+        win.sort(axis=1)  # NaN (empty slots) last
+        bad = ring.median_and_mad_sorted(win, med[start:stop], mad[start:stop]) if width % 2 == 0 else True
+        if partial:
+            short = counts[start:stop] < width
+            bad = short if bad is None else bad | short
+        if bad is not None:
+            rows = np.arange(stop - start) if bad is True else np.flatnonzero(bad)
+            if rows.size:
+                redo.append(start + rows)
+                redo_windows.append(win[rows])
+    if redo:
+        again = np.concatenate(redo)
+        med[again], mad[again] = ring.median_and_mad_general(np.concatenate(redo_windows), counts[again])
+    mad *= MAD_TO_STD
+    np.maximum(mad, p.min_scale, out=mad)
+    z = np.subtract(x, med, out=med)
+    np.abs(z, out=z)
+    z /= mad
+    if int(counts.min()) < p.min_count:
+        z[counts < p.min_count] = np.nan
+    return z
