@@ -108,8 +108,7 @@ class _CusumSteps(EwSteps):
         np.sqrt(var, out=sd)
         np.maximum(sd, p.min_std, out=sd)
         np.divide(d, sd, out=z)
-        np.maximum(z, -p.z_clip, out=z)
-        np.minimum(z, p.z_clip, out=z)
+        np.clip(z, -p.z_clip, p.z_clip, out=z)  # z is finite here: the same as max then min
         s_hi += z
         s_hi -= p.k
         np.maximum(s_hi, 0.0, out=s_hi)

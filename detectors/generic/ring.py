@@ -50,16 +50,6 @@ def median_rows_inplace(window: NDArray[np.float64], counts: NDArray[np.integer]
     return median_of_sorted(window, counts)
 
 
-def median_and_mad_rows_inplace(
-    window: NDArray[np.float64], counts: NDArray[np.integer]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Median and median absolute deviation of the finite values of each row; reuses ``window``."""
-    med = median_rows_inplace(window, counts)
-    window -= med[:, None]
-    np.abs(window, out=window)
-    return med, median_rows_inplace(window, counts)
-
-
 def push(state: State, rows: NDArray[np.int32], x: NDArray[np.float64]) -> None:
     """Write ``x`` into the rings of ``rows`` (unique rows, finite values), in place."""
     if rows.size == 0:
@@ -92,7 +82,7 @@ def windows_before(
     reading of the batch is its ring after pushing the ``k`` earlier ones; this describes all of them
     as rows to gather (slot order does not matter to order statistics), so the median and MAD of every
     reading come from one vectorised pass instead of one pass per ``k``. ``pos`` and ``filled`` are
-    those of each run's ring (run order). Call before pushing the batch (:class:`RingPush`).
+    those of each run's ring (run order). Call before pushing the batch (:func:`push_runs`).
 
     First readings use their ring as stored. For the later readings of a sensor with several, its
     ring is laid out twice, oldest slot first, then its batch values, in a scratch array ``ext``: the
@@ -135,71 +125,44 @@ def windows_before(
     return [first, WindowSource(view, True, oldest, later, counts.astype(np.int32))]
 
 
-@dataclass(frozen=True, slots=True)
-class RingPush:
-    """Where each finite value of a batch goes in the rings, computed before anything is written.
+def push_runs(
+    state: State, runs: Runs, x: NDArray[np.float64], pos: NDArray[np.int32], filled: NDArray[np.int32]
+) -> None:
+    """Push a batch's finite values ``x`` (sorted by row, in ``runs``) into the rings, in place.
 
-    :meth:`apply` writes the values of a range of runs (sensors), so a caller can push a sensor's values
-    right after it read that sensor's ring, while the ring is still in cache.
+    ``pos`` and ``filled`` are those of each run's ring (run order) before the batch. A value pushed
+    out again within the batch (a sensor with more readings than its ring holds) is not written.
     """
-
-    runs: Runs
-    x: NDArray[np.float64]
-    cells: NDArray[np.intp]  # flat index into ``buf`` of each reading's slot, batch order
-    keep: NDArray[np.bool_] | None  # readings to write (None: all); a value pushed out in the batch is not
-    new_pos: NDArray[np.intp]
-    new_filled: NDArray[np.int32]
-
-    @classmethod
-    def of(
-        cls, runs: Runs, x: NDArray[np.float64], width: int, pos: NDArray[np.int32], filled: NDArray[np.int32]
-    ) -> RingPush:
-        """``pos`` and ``filled`` of each run's ring (in run order), before the batch."""
-        lengths = runs.lengths
-        base = runs.rows.astype(np.intp)
-        base *= width
-        cells = base + pos  # first readings
-        keep = None
-        if not runs.all_single:
-            slot = pos[runs.run_of_later] + runs.k
-            if width & (width - 1) == 0:  # power of two: cheaper than %
-                slot &= width - 1
-            else:
-                slot %= width
-            slot += base[runs.run_of_later]
-            first = cells
-            cells = np.empty(runs.readings, dtype=np.intp)
-            cells[runs.starts] = first
-            cells[runs.later] = slot
-            if int(lengths.max()) > width:  # only the last `width` readings of a run stay in its ring
-                keep = np.ones(runs.readings, dtype=bool)
-                keep[runs.later] = runs.k >= lengths[runs.run_of_later] - width
-                keep[runs.starts] = lengths <= width
-        new_pos = pos + lengths
-        new_pos %= width
-        new_filled = np.minimum(filled + lengths, width).astype(np.int32)
-        return cls(runs, x, cells, keep, new_pos, new_filled)
-
-    def apply(self, state: State, first: int = 0, stop: int | None = None) -> None:
-        """Push the values of runs ``first`` to ``stop`` (all by default) into ``state``, in place."""
-        runs = self.runs
-        stop = len(runs) if stop is None else stop
-        if first >= stop:
-            return
-        buf = state["buf"]
-        r0 = int(runs.starts[first])
-        r1 = int(runs.starts[stop]) if stop < len(runs) else self.x.size
-        cells, x = self.cells[r0:r1], self.x[r0:r1]
-        if self.keep is not None:
-            keep = self.keep[r0:r1]
-            cells, x = cells[keep], x[keep]
-        if buf.flags.c_contiguous:
-            buf.reshape(-1)[cells] = x
+    buf = state["buf"]
+    width = buf.shape[1]
+    lengths = runs.lengths
+    base = runs.rows.astype(np.intp)
+    base *= width
+    cells = base + pos  # first readings
+    values = x
+    if not runs.all_single:
+        slot = pos[runs.run_of_later] + runs.k
+        if width & (width - 1) == 0:  # power of two: cheaper than %
+            slot &= width - 1
         else:
-            buf[cells // buf.shape[1], cells % buf.shape[1]] = x
-        rows = runs.rows[first:stop]
-        state["pos"][rows] = self.new_pos[first:stop]
-        state["filled"][rows] = self.new_filled[first:stop]
+            slot %= width
+        slot += base[runs.run_of_later]
+        if int(lengths.max()) > width:  # only the last `width` readings of a run stay in its ring
+            keep_first = lengths <= width
+            keep_later = runs.k >= lengths[runs.run_of_later] - width
+            cells = np.concatenate([cells[keep_first], slot[keep_later]])
+            values = np.concatenate([x[runs.starts[keep_first]], x[runs.later[keep_later]]])
+        else:
+            cells = np.concatenate([cells, slot])
+            values = np.concatenate([x[runs.starts], x[runs.later]])
+    if buf.flags.c_contiguous:
+        buf.reshape(-1)[cells] = values
+    else:
+        buf[cells // width, cells % width] = values
+    new_pos = pos + lengths
+    new_pos %= width
+    state["pos"][runs.rows] = new_pos
+    state["filled"][runs.rows] = np.minimum(filled + lengths, width)
 
 
 def median_and_mad_sorted(

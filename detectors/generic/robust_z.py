@@ -10,8 +10,7 @@ i.e. very high: the first move of a stuck signal is news.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,23 +58,15 @@ class RobustZ(GenericDetector[RobustZParams]):
         runs = Runs.of(rows)
         pos, filled = np.take(state["pos"], runs.rows), np.take(state["filled"], runs.rows)
         sources = ring.windows_before(state, runs, x, pos, filled)
-        push = ring.RingPush.of(runs, x, p.window, pos, filled)
-        # push each sensor's values right after reading its ring (sources[0] has one row per sensor),
-        # unless a sensor has more readings than its ring holds
-        fused = push.keep is None
         found = scores[index] if isinstance(index, np.ndarray) else scores
-        for i, source in enumerate(sources):
-            xs = x if source.readings is None else x[source.readings]
-            after = functools.partial(push.apply, state) if fused and i == 0 else None
-            z = _robust_z(source, xs, p, after)
+        for source in sources:
             if source.readings is None:
-                found[:] = z
+                found[:] = _robust_z(source, x, p)
             else:
-                found[source.readings] = z
-        if not fused:
-            push.apply(state)
+                found[source.readings] = _robust_z(source, x[source.readings], p)
         if isinstance(index, np.ndarray):
             scores[index] = found
+        ring.push_runs(state, runs, x, pos, filled)
         return scores
 
     @classmethod
@@ -91,16 +82,8 @@ class RobustZ(GenericDetector[RobustZParams]):
 CHUNK_ROWS = 2048
 
 
-def _robust_z(
-    source: ring.WindowSource,
-    x: NDArray[np.float64],
-    p: RobustZParams,
-    after_gather: Callable[[int, int], None] | None = None,
-) -> NDArray[np.float64]:
-    """The robust z-score of each reading ``x[i]`` against the ring ``source.rows[source.at[i]]``.
-
-    ``after_gather(start, stop)`` runs once the windows of rows ``start:stop`` are copied out.
-    """
+def _robust_z(source: ring.WindowSource, x: NDArray[np.float64], p: RobustZParams) -> NDArray[np.float64]:
+    """The robust z-score of each reading ``x[i]`` against the ring ``source.rows[source.at[i]]``."""
     n = x.size
     width = source.rows.shape[1]
     med, mad = np.empty(n), np.empty(n)
@@ -115,8 +98,6 @@ def _robust_z(
             win = source.rows[at]  # np.take is slow on a sliding-window view
         else:
             win = np.take(source.rows, at, axis=0, mode="clip", out=scratch("robust_z_win", (at.size, width)))
-        if after_gather is not None:
-            after_gather(start, stop)
         win.sort(axis=1)  # NaN (empty slots) last
         bad = ring.median_and_mad_sorted(win, med[start:stop], mad[start:stop]) if width % 2 == 0 else True
         if partial:
