@@ -115,6 +115,19 @@ def copy_state(state: Mapping[str, np.ndarray]) -> State:
     return {k: v.copy() for k, v in state.items()}
 
 
+#: prefix of per-sensor set-point columns: configured at load time, never written by a step
+SET_POINT_PREFIX = "sp_"
+
+
+def copy_learned(state: Mapping[str, np.ndarray]) -> State:
+    """A new state dict whose learned columns are copies and whose ``sp_*`` set points are shared.
+
+    What a pure step needs before writing: set points are never written by a step (only replaced, on a
+    copy, by ``configure``), so sharing them is safe and saves their copy.
+    """
+    return {k: v if k.startswith(SET_POINT_PREFIX) else v.copy() for k, v in state.items()}
+
+
 class StateKeyMismatchError(ValueError):
     """A snapshot taken with other parameters or another state layout."""
 

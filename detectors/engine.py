@@ -2,7 +2,12 @@
 
 The Kafka detect worker and the offline replay (``riskstream replay``) both call :meth:`Engine.process`
 with columnar batches (design.md §5), so live and replayed runs produce the same alerts. The engine
-never does I/O and never mutates its inputs: it returns a new :class:`EngineState`.
+never does I/O. By default it never mutates its inputs: it returns a new :class:`EngineState`. With
+``in_place=True`` (:meth:`Engine.process`, :meth:`Engine.evaluate`, :meth:`Engine.tick`,
+:meth:`Engine.apply_actions`) the caller hands over a state it owns: the engine writes the new state
+into its arrays (only the rows the call touches) and returns it, and the state passed in must not be
+used again. Same alerts and same new state as the pure call, without copying per-sensor arrays, whose
+cost grows with the registry rather than the batch; replay and the worker use it.
 
 * Each rule covers the registry rows of its kinds; inside the rule a sensor is a kind-local row (the
   rule's rows in registry order), and the sensor's registry ``params`` fill the rule's ``sp_*`` columns.
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.base import Batch, State, StateKeyMismatchError
+from detectors.base import Batch, State, StateKeyMismatchError, copy_learned
 from detectors.domain import DomainRule, default_rules
 from detectors.domain.rule import RuleOutput
 from detectors.lifecycle import reasons
@@ -150,12 +155,26 @@ def _layout(state: State) -> list[tuple[str, str, tuple[int, ...]]]:
 
 @dataclass(slots=True)
 class _Work:
-    """The state being built by one call: rule states, one copy-on-write view per lifecycle group."""
+    """The state being built by one call: rule states, one copy-on-write view per lifecycle group.
+
+    ``owned``: the caller's state is written in place. Otherwise a rule's state is copied (learned
+    columns only) the first time the call evaluates the rule, and ``private`` names those copies.
+    """
 
     rules: dict[str, State]
     cows: list[Cow]
     max_ts_ms: int
     readings: dict[str, list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int8]]]]
+    owned: bool = False
+    private: set[str] = field(default_factory=set)
+
+    def rule_state(self, name: str) -> State:
+        """The rule's state, writable by this call."""
+        st = self.rules[name]
+        if not self.owned and name not in self.private:
+            st = self.rules[name] = copy_learned(st)
+            self.private.add(name)
+        return st
 
 
 class Engine:
@@ -353,6 +372,8 @@ class Engine:
         ts_ms: Any,
         values: Any,
         actions: Iterable[OperatorAction] = (),
+        *,
+        in_place: bool = False,
     ) -> tuple[list[Alert], EngineState]:
         """Alerts for every announced change in the batch (and for ``actions``) and the new state.
 
@@ -360,29 +381,37 @@ class Engine:
         kinds in column 0, multi-channel kinds their channels in riskstream.kinds order, unused NaN; fewer
         columns, or a 1-D array, are padded with NaN). Any order, mixed kinds. ``actions`` are applied
         in ``ts_ms`` order, each after the batch's readings stamped at or before it.
+
+        ``in_place=True``: the caller owns ``state`` and gives it up; the new state is written into its
+        arrays and returned (use only the returned state afterwards). Same alerts and new state.
         """
-        out = self.evaluate(state, rows, ts_ms, values, actions)
+        out = self.evaluate(state, rows, ts_ms, values, actions, in_place=in_place)
         return out.alerts, out.state
 
     def apply_actions(
-        self, state: EngineState, actions: Iterable[OperatorAction]
+        self, state: EngineState, actions: Iterable[OperatorAction], *, in_place: bool = False
     ) -> tuple[list[Alert], EngineState]:
-        """Operator actions alone (no readings): their alerts and the new state."""
+        """Operator actions alone (no readings): their alerts and the new state (``in_place``: as
+        :meth:`process`)."""
         empty = np.empty(0, dtype=np.int32)
-        out = self.evaluate(state, empty, empty.astype(np.int64), np.empty((0, VALUE_COLUMNS)), actions)
+        out = self.evaluate(
+            state, empty, empty.astype(np.int64), np.empty((0, VALUE_COLUMNS)), actions, in_place=in_place
+        )
         return out.alerts, out.state
 
-    def tick(self, state: EngineState, now_ms: int) -> tuple[list[Alert], EngineState]:
+    def tick(
+        self, state: EngineState, now_ms: int, *, in_place: bool = False
+    ) -> tuple[list[Alert], EngineState]:
         """Move event time on to ``now_ms`` without readings and fire the timers due before it.
 
         The wall-clock fallback for a partition that has gone idle: the worker calls it with the wall
         clock when no reading arrived for a while, so deadman, escalation and shelve expiry still fire.
-        A ``now_ms`` at or before the state's event time changes nothing.
+        A ``now_ms`` at or before the state's event time changes nothing. ``in_place``: as :meth:`process`.
         """
         self._check_state(state)
         if int(now_ms) <= state.max_ts_ms:
             return [], state
-        work = self._work(state)
+        work = self._work(state, in_place)
         empty = np.empty(0, dtype=np.int64)
         alerts = self._segment(
             work, empty, empty.astype(np.int32), empty, np.empty((0, VALUE_COLUMNS)), int(now_ms)
@@ -396,13 +425,15 @@ class Engine:
         ts_ms: Any,
         values: Any,
         actions: Iterable[OperatorAction] = (),
+        *,
+        in_place: bool = False,
     ) -> EngineOutput:
         """:meth:`process` plus each rule's per-reading scores and levels (for sinks)."""
         r, t, v = self._check_batch(state, rows, ts_ms, values)
         acts = sorted(actions, key=lambda a: a.ts_ms)
         if r.size == 0 and not acts:
             return EngineOutput([], state, {})
-        work = self._work(state)
+        work = self._work(state, in_place)
         alerts: list[Alert] = []
         unmatched: list[OperatorAction] = []
         pending = np.ones(r.size, dtype=bool)
@@ -430,9 +461,9 @@ class Engine:
         }
         return EngineOutput(alerts, self._state(work, state), readings, tuple(unmatched))
 
-    def _work(self, state: EngineState) -> _Work:
-        cows = [Cow(state.alarms[r.name]) for r in self.rules] + [Cow(state.sensors)]
-        return _Work(dict(state.rules), cows, state.max_ts_ms, {r.name: [] for r in self.rules})
+    def _work(self, state: EngineState, in_place: bool = False) -> _Work:
+        cows = [Cow(state.alarms[r.name], in_place) for r in self.rules] + [Cow(state.sensors, in_place)]
+        return _Work(dict(state.rules), cows, state.max_ts_ms, {r.name: [] for r in self.rules}, in_place)
 
     def _state(self, work: _Work, old: EngineState) -> EngineState:
         return EngineState(
@@ -485,8 +516,7 @@ class Engine:
             vals = v[idx[pick]]
             rule_values = vals[:, : rule.channels] if rule.channels else vals[:, 0]
             batch = Batch(local, tt[pick], rule_values)
-            out = rule.evaluate(work.rules[rule.name], batch)
-            work.rules[rule.name] = out.state
+            out = rule.evaluate_in_place(work.rule_state(rule.name), batch)
             work.readings[rule.name].append((idx[pick].astype(np.int64), out.scores, out.levels))
             events[g] = self._condition.apply(
                 work.cows[g], ps, batch.rows, batch.ts_ms, out.levels, out.measures.valid, now

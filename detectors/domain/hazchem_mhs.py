@@ -95,20 +95,19 @@ class MhsWeighted(DomainRule[P]):
     def mhs_levels(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.int8]:
         return effective_mhs_level(state["sp_mhs_level"][rows], state["sp_r_value"][rows])
 
-    def evaluate(self, state: State, batch: Batch) -> RuleOutput:
-        out = super().evaluate(state, batch)
+    def evaluate_in_place(self, state: State, batch: Batch) -> RuleOutput:
+        rows = batch.rows
+        before = state[LevelLatch.LEVEL][rows]  # read before the batch writes the state
+        out = super().evaluate_in_place(state, batch)
         n = len(batch)
         if n == 0:
             return out
-        rows = batch.rows
         base = out.levels
         mhs = self.mhs_levels(out.state, rows)
         weighted = escalate(base, mhs)
         # the unweighted colour before each reading: the previous reading of the row, else the state's
         first = np.r_[True, rows[1:] != rows[:-1]]
-        base_prev = np.where(first, state[LevelLatch.LEVEL][rows], np.r_[np.int8(0), base[:-1]]).astype(
-            np.int8
-        )
+        base_prev = np.where(first, before, np.r_[np.int8(0), base[:-1]]).astype(np.int8)
         extra = {**out.measures.extra, "base_level": base, "base_previous": base_prev, "mhs_level": mhs}
         return RuleOutput(out.scores, weighted, replace(out.measures, extra=extra), out.state)
 

@@ -9,7 +9,8 @@ Subclasses implement:
 
 * ``_init_measure_state(capacity)`` - the measure's own arrays (previous value, rings, …);
 * ``_measure(state, batch, steps)`` - the per-reading :class:`Measures`, updating ``state`` in place
-  (a copy :meth:`evaluate` made for this batch);
+  (the owner's state under :meth:`evaluate_in_place`, a copy under the pure :meth:`evaluate`); it writes
+  only the rows of the batch and never the ``sp_*`` set points;
 * ``_thresholds(state, rows)`` - per-reading :class:`LevelThresholds` from the ``sp_*`` columns;
 * ``describe(ctx)`` - the operator-facing reason of a level change.
 """
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.base import Batch, Detector, State, copy_state, sequential_steps
+from detectors.base import Batch, Detector, State, copy_learned, copy_state, sequential_steps
 from detectors.domain.policy import N_LEVELS, LevelLatch, LevelThresholds
 from riskstream.kinds import kind_spec
 from riskstream.schemas import Level
@@ -198,24 +199,42 @@ class DomainRule(Detector[P]):
         return orders.pop().index(self.channel)
 
     def evaluate(self, state: State, batch: Batch) -> RuleOutput:
-        """Scores and levels of every reading (batch order) and the new state; ``state`` is not touched."""
-        new = copy_state(state)
+        """Scores and levels of every reading (batch order) and the new state; ``state`` is not touched.
+
+        The pure form of :meth:`evaluate_in_place`: it first copies the learned columns (the ``sp_*`` set
+        points, never written by a batch, are shared with the new state), which costs O(capacity) per call.
+        """
+        if len(batch) == 0:
+            return self.evaluate_in_place(state, batch)  # nothing is written: the state is shared
+        return self.evaluate_in_place(copy_learned(state), batch)
+
+    def evaluate_in_place(self, state: State, batch: Batch) -> RuleOutput:
+        """:meth:`evaluate` for the owner of ``state``: the new state is written into ``state`` itself.
+
+        Same scores, levels, measures and new state as :meth:`evaluate`, without the copy; the returned
+        ``state`` is ``state``. For a caller that drops the old state anyway (the engine's in-place path:
+        replay, the stream worker). Only the rows of the batch are written.
+        """
         n = len(batch)
         steps = sequential_steps(batch)
-        measures = self._measure(new, batch, steps)
+        measures = self._measure(state, batch, steps)
         levels = np.zeros(n, dtype=np.int8)
         if n:
-            thr = self._thresholds(new, batch.rows)
+            thr = self._thresholds(state, batch.rows)
             for idx in steps:
                 gate = None if measures.gate is None else measures.gate[idx]
                 levels[idx] = LevelLatch.apply_step(
-                    new, batch.rows[idx], measures.per_level[idx], thr.take(idx), measures.valid[idx], gate
+                    state, batch.rows[idx], measures.per_level[idx], thr.take(idx), measures.valid[idx], gate
                 )
-        return RuleOutput(measures.score, levels, measures, new)
+        return RuleOutput(measures.score, levels, measures, state)
 
     def step(self, state: State, batch: Batch) -> tuple[NDArray[np.float64], State]:
         out = self.evaluate(state, batch)
         return out.scores, out.state
+
+    def step_in_place(self, state: State, batch: Batch) -> NDArray[np.float64]:
+        """Like :meth:`step`, but writes the new state into ``state``; returns the scores."""
+        return self.evaluate_in_place(state, batch).scores
 
     def levels_of(self, state: State) -> NDArray[np.int8]:
         """Current level of every row."""

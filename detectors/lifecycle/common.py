@@ -124,21 +124,24 @@ class Cow:
     """Copy-on-write view of a state dict: arrays are copied the first time they are written.
 
     The given state is never modified (engine purity), and columns a call does not touch are shared
-    with the previous state instead of copied (most lifecycle columns change rarely).
+    with the previous state instead of copied (most lifecycle columns change rarely). With
+    ``owned=True`` the caller owns the state (the engine's in-place path) and writes go straight into
+    its arrays: no copy at all.
     """
 
-    __slots__ = ("_cols", "_copied")
+    __slots__ = ("_cols", "_copied", "owned")
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, owned: bool = False) -> None:
         self._cols: State = dict(state)
         self._copied: set[str] = set()
+        self.owned = owned
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self._cols[key]
 
     def w(self, key: str) -> np.ndarray:
-        """The column, writable (a private copy)."""
-        if key not in self._copied:
+        """The column, writable (a private copy, or the owner's array itself)."""
+        if not self.owned and key not in self._copied:
             self._cols[key] = self._cols[key].copy()
             self._copied.add(key)
         return self._cols[key]

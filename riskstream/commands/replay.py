@@ -4,9 +4,9 @@
         [--config ALARMS.toml] [--actions ACTIONS.jsonl]
 
 Reads Reading v1 JSON lines in any order, sorts them by ``ts_ms`` (stable: ties keep file order),
-feeds them in batches to :class:`detectors.engine.Engine` - the object the worker runs - together
-with the operator actions (each after the readings stamped at or before it), and writes every alert
-as an Alert v1 JSON line. The operators' tool to back-test a rule or alarm-settings change before
+feeds them in batches to :class:`detectors.engine.Engine` - the object the worker runs, through the
+same in-place path (``in_place=True``) - together with the operator actions (each after the readings
+stamped at or before it), and writes every alert as an Alert v1 JSON line. The operators' tool to back-test a rule or alarm-settings change before
 deploying it. Lines that are not readings of the registry's sensors are reported with their line
 numbers and skipped; they never stop the run. Progress goes to stderr.
 """
@@ -246,6 +246,8 @@ def replay_columns(
     cols: ReadingColumns,
     actions: Sequence[OperatorAction],
     batch: int = DEFAULT_BATCH,
+    *,
+    in_place: bool = True,
 ) -> Iterator[tuple[int, list[Alert], int]]:
     """Feed readings sorted by ``ts_ms`` and actions to the engine in batches of ``batch`` readings.
 
@@ -253,6 +255,10 @@ def replay_columns(
     before it (actions in ``ts_ms`` order, ties keep their order); each engine call gets a contiguous
     piece of that stream. Yields ``(readings done, alerts, unmatched actions)`` per call; the final
     state is the generator's return value.
+
+    ``state`` is handed over: by default the engine writes each new state into its arrays
+    (``Engine.evaluate(..., in_place=True)``, no per-call copy of per-sensor arrays), so the caller must
+    not use it afterwards; ``in_place=False`` keeps it untouched (the pure engine path).
     """
     acts = sorted(actions, key=lambda a: a.ts_ms)
     n = cols.rows.size
@@ -266,7 +272,9 @@ def replay_columns(
     for c in range(calls):
         lo, hi = c * batch, min((c + 1) * batch, n)
         mine = by_call.get(c, [])
-        out = engine.evaluate(state, cols.rows[lo:hi], cols.ts_ms[lo:hi], cols.values[lo:hi], mine)
+        out = engine.evaluate(
+            state, cols.rows[lo:hi], cols.ts_ms[lo:hi], cols.values[lo:hi], mine, in_place=in_place
+        )
         state = out.state
         yield hi, out.alerts, len(out.unmatched_actions)
     return state
