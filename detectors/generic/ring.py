@@ -4,6 +4,10 @@ A ring is three state columns: ``buf`` (rows, window) float64 with NaN in empty 
 to write) and ``filled`` (values held, at most ``window``), both int32. Only finite values are pushed.
 Medians follow :func:`statistics.median`: the middle value for an odd count, ``(a + b) / 2`` of the two
 middle values for an even one, so a pure-Python reference can match them exactly.
+
+Two ways to use them: per k-th reading (:func:`median_rows_inplace`, :func:`push`), or for a whole batch
+at once (:func:`windows_before` gives every reading's ring, :func:`median_and_mad_sorted` their median
+and MAD after one sort, :func:`push_runs` pushes the batch afterwards).
 """
 
 from __future__ import annotations
@@ -85,8 +89,8 @@ def windows_before(
     those of each run's ring (run order). Call before pushing the batch (:func:`push_runs`).
 
     First readings use their ring as stored. For the later readings of a sensor with several, its
-    ring is laid out twice, oldest slot first, then its batch values, in a scratch array ``ext``: the
-    ring before reading ``k`` is the contiguous slice of ``window`` values that ends just before it.
+    ring is laid out twice, oldest slot first, then its batch values, in a temporary array ``ext``:
+    the ring before reading ``k`` is the contiguous slice of ``window`` values that ends just before it.
     """
     buf = state["buf"]
     width = buf.shape[1]

@@ -6,6 +6,10 @@ MAD a standard-deviation estimate for Gaussian noise), NaN until the buffer hold
 Median and MAD resist the outliers they are looking for, unlike a mean and standard deviation, so a
 burst of spikes does not hide the next one. A flat buffer (MAD 0) scores any change by ``min_scale``,
 i.e. very high: the first move of a stuck signal is news.
+
+A batch is scored in one pass, not one pass per k-th reading: every reading's ring is built at once
+(:func:`ring.windows_before`), sorted once, and the MAD read off the sorted ring
+(:func:`ring.median_and_mad_sorted`); the scores equal the one-reading-at-a-time reference bit for bit.
 """
 
 from __future__ import annotations
@@ -99,15 +103,17 @@ def _robust_z(source: ring.WindowSource, x: NDArray[np.float64], p: RobustZParam
         else:
             win = np.take(source.rows, at, axis=0, mode="clip", out=scratch("robust_z_win", (at.size, width)))
         win.sort(axis=1)  # NaN (empty slots) last
-        bad = ring.median_and_mad_sorted(win, med[start:stop], mad[start:stop]) if width % 2 == 0 else True
+        if width % 2 == 0:
+            bad = ring.median_and_mad_sorted(win, med[start:stop], mad[start:stop])
+        else:  # an odd window has no half-cleaner pairs: general path
+            bad = np.ones(stop - start, dtype=bool)
         if partial:
             short = counts[start:stop] < width
             bad = short if bad is None else bad | short
-        if bad is not None:
-            rows = np.arange(stop - start) if bad is True else np.flatnonzero(bad)
-            if rows.size:
-                redo.append(start + rows)
-                redo_windows.append(win[rows])
+        if bad is not None and bad.any():
+            rows = np.flatnonzero(bad)
+            redo.append(start + rows)
+            redo_windows.append(win[rows])
     if redo:
         again = np.concatenate(redo)
         med[again], mad[again] = ring.median_and_mad_general(np.concatenate(redo_windows), counts[again])
