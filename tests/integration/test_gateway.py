@@ -251,9 +251,16 @@ def test_restart_loses_nothing_thanks_to_the_persistent_session(stack: Any) -> N
 
     got = s.consume(len(sent))
     keys = [(json.loads(m.value())["sensor_id"], json.loads(m.value())["ts_ms"]) for m in got[s.readings]]
-    assert sorted(keys) == sorted(sent)  # nothing lost, nothing doubled
+    # at least once (ADR 0003): nothing lost; a message whose PUBACK was still in flight when the
+    # first gateway disconnected may be redelivered to the second session, so repeats are possible
+    # only among the first gateway's readings, never among those queued while nobody was connected
+    assert set(keys) == set(sent)
+    repeats = [k for k, n in Counter(keys).items() if n > 1]
+    first_batch = set(sent[:500])
+    assert all(k in first_batch for k in repeats), "readings queued for the session were doubled"
+    assert all(n <= 2 for n in Counter(keys).values())
     assert got[s.dead] == []
-    assert second.stats.received_messages == 20
+    assert second.stats.received_messages >= 20
 
 
 def test_unacked_messages_survive_a_gateway_that_cannot_reach_kafka(stack: Any) -> None:

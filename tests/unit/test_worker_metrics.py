@@ -160,6 +160,9 @@ class _Msg:
     def value(self) -> bytes:
         return self._value
 
+    def topic(self) -> str:
+        return "riskstream.readings"
+
 
 class _Consumer:
     """Enough of confluent_kafka.Consumer for a checkpoint with nothing assigned."""
