@@ -350,7 +350,7 @@ class DetectWorker:
             return
         committed = [tp for tp in consumer.committed(wanted, timeout=30) if tp.offset >= 0]
         if not committed:
-            log.info("no state checkpoint for %d partition(s): starting cold", len(partitions))
+            log.info("no state checkpoint for %d readings partition(s): starting cold", len(wanted))
             return
         try:
             locations = {store.locate(tp.partition, tp.offset) for tp in committed}
