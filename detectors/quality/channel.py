@@ -1,0 +1,256 @@
+"""The data-quality channel of the engine: QARTOD flags before the hazard rules, sensor_fault alerts.
+
+:class:`QualityChannel` is what :class:`detectors.engine.Engine` calls for every segment of readings
+(see docs/detectors/quality.md):
+
+1. :meth:`QualityChannel.run` flags every reading (:class:`detectors.quality.checks.QartodQuality`,
+   registry rows, per-sensor set points from each sensor's kind and registry ``params``);
+2. the engine withholds ``fail`` (4) readings from the hazard rules (no state update, no level) and
+   caps the level of a ``suspect`` (3) reading at its (sensor, rule)'s current level
+   (:func:`hold_back`): a flagged reading can lower or clear a hazard but never escalate it;
+3. per (sensor, check) a ``sensor_fault`` alert is emitted on each transition (normal → fault on a
+   flag 3 or 4, fault → normal on the next flag 1; flag 2 keeps the state): rule ``qartod_<check>``.
+   These alerts carry no hazard colour and feed no hazard rule.
+
+State lives in the engine's per-sensor state (``EngineState.sensors``): learned columns ``qc_*``, set
+points ``sp_qc_*`` (refreshed from the registry by ``Engine.grow``), transition state ``qc_fault``.
+Gap/timing is the lifecycle's deadman (rule ``deadman``), not repeated here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import Batch, State
+from detectors.domain.rule import RuleOutput
+from detectors.generic.common import reading_steps
+from detectors.lifecycle.common import Cow
+from detectors.quality.checks import (
+    CHECKS,
+    FAIL,
+    GROSS_RANGE,
+    PASS,
+    RATE_OF_CHANGE,
+    SPIKE,
+    SUSPECT,
+    QartodQuality,
+    QualityParams,
+)
+from detectors.quality.tables import PARAM_NAMES, defaults_of
+from riskstream.kinds import KINDS
+from riskstream.registry import Registry, Sensor
+from riskstream.schemas import Alert, AlertEvent, Channel, FaultLevel, alert_id_for
+
+#: rule names of the checks on the sensor_fault channel
+RULE_OF_CHECK: tuple[str, ...] = tuple(f"qartod_{c}" for c in CHECKS)
+_FLAG_WORD = {SUSPECT: "suspect (QARTOD flag 3)", FAIL: "fail (QARTOD flag 4)"}
+_FAULT = "qc_fault"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultChange:
+    """One sensor_fault transition of a (sensor, check)."""
+
+    pos: int  # position of the causing reading in the segment
+    row: int  # registry row
+    check: int
+    previous: int
+    level: int
+    flag: int
+    measure: float
+    value: float
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityResult:
+    """Flags of a segment's readings (segment order) and the transitions they caused."""
+
+    flags: NDArray[np.int8]  # (n, 4)
+    withheld: NDArray[np.bool_]  # any check failed: the hazard rules never see the reading
+    suspect: NDArray[np.bool_]  # worst flag suspect: may not escalate a hazard level
+    changes: list[FaultChange]
+
+
+class QualityChannel:
+    """QARTOD checks of every sensor of a registry, as engine state columns and fault transitions."""
+
+    def __init__(self, registry: Registry, params: QualityParams | None = None) -> None:
+        self.registry = registry
+        self.detector = QartodQuality(params or QualityParams())
+        n = len(registry)
+        self._set_points = {name: np.empty(n, dtype=np.float64) for name in PARAM_NAMES}
+        for i, s in enumerate(registry.sensors):
+            base = defaults_of(s.kind)
+            for name in PARAM_NAMES:
+                raw = (s.params or {}).get(name, getattr(base, name))
+                if raw is None:
+                    raw = math.nan
+                if isinstance(raw, bool) or not isinstance(raw, int | float):
+                    raise ValueError(f"sensor {s.sensor_id}: params.{name} must be a number or null")
+                self._set_points[name][i] = float(raw)
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def init_state(self, capacity: int) -> State:
+        """Cold ``qc_*`` / ``sp_qc_*`` columns; the registry's set points fill its rows."""
+        cold = self.detector.init_state(capacity)
+        out: State = {}
+        k = min(capacity, len(self.registry))
+        for key, col in cold.items():
+            if key.startswith("sp_"):
+                col[:k] = self._set_points[key[3:]][:k]
+                out["sp_qc_" + key[3:]] = col
+            else:
+                out["qc_" + key] = col
+        out[_FAULT] = np.zeros((capacity, len(CHECKS)), dtype=np.int8)
+        return out
+
+    def _view(self, cow: Cow) -> State:
+        view: State = {}
+        for key in self.detector.init_state(0):
+            if key.startswith("sp_"):
+                view[key] = cow["sp_qc_" + key[3:]]
+            else:
+                view[key] = cow.w("qc_" + key)
+        return view
+
+    # --- per segment -------------------------------------------------------------------------------
+
+    def run(
+        self, cow: Cow, rows: NDArray[np.int32], ts_ms: NDArray[np.int64], values: NDArray[np.float64]
+    ) -> QualityResult:
+        """Flags of the readings (registry rows, any order; ``values`` = channel 0) and fault changes."""
+        n = rows.size
+        if n == 0:
+            none = np.zeros(0, dtype=bool)
+            return QualityResult(np.zeros((0, 4), dtype=np.int8), none, none, [])
+        order = np.lexsort((ts_ms, rows))
+        batch = Batch(rows[order], ts_ms[order], values[order])
+        q = self.detector.flags_in_place(self._view(cow), batch)
+        flags = np.empty_like(q.flags)
+        flags[order] = q.flags
+        withheld = (flags == FAIL).any(axis=1)
+        suspect = ~withheld & (flags == SUSPECT).any(axis=1)
+        changes: list[FaultChange] = []
+        sorted_flags = q.flags
+        for idx in reading_steps(batch):
+            f = sorted_flags[idx]
+            r = batch.rows[idx]
+            cur = cow[_FAULT][r]
+            new = np.where(f >= SUSPECT, 1, np.where(f == PASS, 0, cur)).astype(np.int8)
+            diff = np.argwhere(new != cur)
+            if diff.size:
+                cow.w(_FAULT)[r] = new
+            for i, c in diff.tolist():
+                j = int(idx[i])
+                changes.append(
+                    FaultChange(
+                        int(order[j]),
+                        int(r[i]),
+                        int(c),
+                        int(cur[i, c]),
+                        int(new[i, c]),
+                        int(f[i, c]),
+                        float(q.measures[j, c]),
+                        float(batch.values[j]),
+                        int(batch.ts_ms[j]),
+                    )
+                )
+        return QualityResult(flags, withheld, suspect, changes)
+
+    # --- alerts ------------------------------------------------------------------------------------
+
+    def alert(self, ch: FaultChange, config_version: str) -> Alert:
+        s = self.registry.sensors[ch.row]
+        rule = RULE_OF_CHECK[ch.check]
+        prev, level = FaultLevel(ch.previous).label, FaultLevel(ch.level).label
+        event = AlertEvent.TRANSITION
+        return Alert(
+            alert_id=alert_id_for(
+                s.sensor_id, rule, Channel.SENSOR_FAULT.value, ch.ts_ms, prev, level, event.value
+            ),
+            event=event,
+            channel=Channel.SENSOR_FAULT,
+            sensor_id=s.sensor_id,
+            site=s.site,
+            area=s.area,
+            family=s.family.value,
+            kind=s.kind,
+            rule=rule,
+            level=level,
+            previous_level=prev,
+            ts_ms=ch.ts_ms,
+            value=ch.value if math.isfinite(ch.value) else None,
+            reason=self.reason(ch, s),
+        )
+
+    def reason(self, ch: FaultChange, s: Sensor) -> str:
+        """What the check found, against which limit, and what to do (QARTOD reference)."""
+        unit = KINDS[s.kind].unit if s.kind in KINDS else ""
+        where = s.site or s.area or s.sensor_id
+        sp = self._set_points
+        r, x = ch.row, ch.value
+        head = f"sensor {s.sensor_id} at {where}: "
+        if ch.level == 0:
+            return head + (
+                f"QARTOD {CHECKS[ch.check].replace('_', ' ')} check passes again (value {x:g} {unit}); "
+                f"readings are used by the hazard rules again; sensor fault → normal"
+            )
+        word = _FLAG_WORD.get(ch.flag, f"flag {ch.flag}")
+        held = "withheld from the hazard rules" if ch.flag == FAIL else "cannot escalate a hazard level"
+        if ch.check == GROSS_RANGE:
+            what = (
+                f"value {x:g} {unit} outside the sensor span {sp['span_min'][r]:g}..{sp['span_max'][r]:g} "
+                f"{unit} (QARTOD gross range test)"
+            )
+            act = "check wiring, power and calibration; set params span_min/span_max if the span differs"
+        elif ch.check == SPIKE:
+            what = (
+                f"value {x:g} {unit} departs {ch.measure:g} {unit} from the median of its recent readings, "
+                f"over the spike limit {sp['spike_suspect'][r]:g} / {sp['spike_fail'][r]:g} {unit} "
+                "(QARTOD spike test, streaming variant)"
+            )
+            act = "check the sensor for interference or a loose contact"
+        elif ch.check == RATE_OF_CHANGE:
+            what = (
+                f"value {x:g} {unit} changed at {ch.measure:g} {unit}/s, over the limit "
+                f"{sp['roc_limit_per_s'][r]:g} {unit}/s (QARTOD rate of change test)"
+            )
+            act = "confirm on site or with a neighbouring sensor before trusting a rise"
+        else:
+            what = (
+                f"value stuck at {x:g} {unit} (within ±{sp['flat_tolerance'][r]:g}) for {ch.measure:g} s, "
+                f"limits suspect {sp['flat_suspect_n'][r]:g} readings / {sp['flat_suspect_s'][r]:g} s, fail "
+                f"{sp['flat_fail_n'][r]:g} readings / {sp['flat_fail_s'][r]:g} s (QARTOD flat line test)"
+            )
+            act = "bump-test or replace the sensor; a stuck sensor cannot report a hazard"
+        return head + f"{word}: {what}; the reading is {held}; {act}; sensor fault (no hazard colour)"
+
+
+def hold_back(
+    out: RuleOutput, batch: Batch, suspect: NDArray[np.bool_], level: NDArray[np.int8]
+) -> RuleOutput:
+    """``out`` with every suspect reading's level capped at its (sensor, rule)'s current level.
+
+    ``batch`` is the rule's batch (kind-local rows, sorted by row and time), ``suspect`` per reading,
+    ``level`` the pairs' stage-A levels before the batch. The current level of a reading is that of the
+    sensor's previous reading in the batch (after capping), else the pair's level: a suspect reading
+    can keep, lower or clear a level, never raise it.
+    """
+    if not suspect.any():
+        return out
+    levels = out.levels.copy()
+    current = level.astype(np.int8, copy=True)
+    for idx in reading_steps(batch):
+        r = batch.rows[idx]
+        lv = levels[idx]
+        capped = np.where(suspect[idx], np.minimum(lv, current[r]), lv)
+        levels[idx] = capped
+        current[r] = capped
+    return dataclasses.replace(out, levels=levels)
