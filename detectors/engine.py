@@ -59,6 +59,7 @@ from detectors.lifecycle.settings import (
     PairSettings,
     sensor_overrides,
 )
+from detectors.quality import QualityChannel, QualityParams, hold_back, keyed_alerts
 from riskstream.registry import Registry, Sensor
 from riskstream.schemas import ActionKind, Alert, AlertEvent, Channel, FaultLevel, Level, OperatorAction
 
@@ -194,6 +195,7 @@ class Engine:
         *,
         rules: Sequence[DomainRule] | None = None,
         lifecycle: LifecycleConfig | None = None,
+        quality: QualityParams | None = None,
     ) -> None:
         self.registry = registry
         self.config_version = config_version
@@ -230,6 +232,8 @@ class Engine:
         code_of = {k: i for i, k in enumerate(kinds)}
         self._kind_code = np.array([code_of[k] for k in registry.kinds.tolist()], dtype=np.int16)
         self._kind_codes = {r.name: [code_of[k] for k in r.kinds if k in code_of] for r in self.rules}
+        # data quality channel (detectors.quality): QARTOD flags before the rules, sensor_fault alerts
+        self._quality = QualityChannel(registry, quality)
         self._build_lifecycle()
         self.state_key = self._state_key()
 
@@ -305,7 +309,11 @@ class Engine:
         return {**ConditionMachine.init_state(capacity), **notify_state(capacity)}
 
     def _cold_sensors(self, capacity: int) -> State:
-        return {**Deadman.init_state(capacity), **notify_state(capacity)}
+        return {
+            **Deadman.init_state(capacity),
+            **notify_state(capacity),
+            **self._quality.init_state(capacity),
+        }
 
     def _state_key(self) -> str:
         lifecycle = f"{_layout(self._cold_alarm(1))}|{_layout(self._cold_sensors(1))}"
@@ -493,9 +501,14 @@ class Engine:
         outputs: dict[int, tuple[RuleOutput, Batch]] = {}
         no_rows = np.empty(0, dtype=np.int32)
         by_kind = self._by_kind(rr, tt)
+        # --- data quality hook (detectors.quality): flag every reading before the hazard rules -------
+        qc = self._quality.run(work.cows[-1], rr, tt, v[idx, 0])
+        withheld_any, suspect_any = bool(qc.withheld.any()), bool(qc.suspect.any())
         for g, rule in enumerate(self.rules):
             ps = self.pair_settings[rule.name]
             parts = [by_kind[k] for k in self._kind_codes[rule.name] if k in by_kind]
+            if withheld_any:  # data quality: a failed reading never reaches the hazard rules
+                parts = [q for q in (p[~qc.withheld[p]] for p in parts) if q.size]
             if not parts:
                 if not ps.pass_through:
                     events[g] = self._condition.apply(
@@ -517,6 +530,8 @@ class Engine:
             rule_values = vals[:, : rule.channels] if rule.channels else vals[:, 0]
             batch = Batch(local, tt[pick], rule_values)
             out = rule.evaluate_in_place(work.rule_state(rule.name), batch)
+            if suspect_any:  # data quality: a suspect reading cannot raise the pair's level
+                out = hold_back(out, batch, qc.suspect[pick], work.cows[g]["level"])
             work.readings[rule.name].append((idx[pick].astype(np.int64), out.scores, out.levels))
             events[g] = self._condition.apply(
                 work.cows[g], ps, batch.rows, batch.ts_ms, out.levels, out.measures.valid, now
@@ -527,7 +542,8 @@ class Engine:
         positions[-1] = idx
         emissions = self._notifier.run(work.cows, events, now, positions)
         work.max_ts_ms = now
-        alerts = [(e, self._alert(e, outputs)) for e in emissions]
+        alerts: list[tuple[Any, Alert]] = [(e, self._alert(e, outputs)) for e in emissions]
+        alerts += keyed_alerts(self._quality, qc, idx, self.config_version)  # data quality: sensor_fault
         # time order; at one time readings before timers, then by sensor and by the causing reading
         alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[0].pos, ea[1].rule))
         return [a for _, a in alerts]

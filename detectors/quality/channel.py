@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 from detectors.base import Batch, State
 from detectors.domain.rule import RuleOutput
 from detectors.generic.common import reading_steps
-from detectors.lifecycle.common import Cow
+from detectors.lifecycle.common import Cow, Phase
 from detectors.quality.checks import (
     CHECKS,
     FAIL,
@@ -254,3 +255,20 @@ def hold_back(
         levels[idx] = capped
         current[r] = capped
     return dataclasses.replace(out, levels=levels)
+
+
+class FaultKey(NamedTuple):
+    """Sort key parts of a quality alert in the engine's alert order (a reading's change)."""
+
+    phase: int
+    pos: int
+
+
+def keyed_alerts(
+    channel: QualityChannel, result: QualityResult, positions: NDArray[np.int64], config_version: str
+) -> list[tuple[FaultKey, Alert]]:
+    """The segment's sensor_fault alerts, each with its key; ``positions`` maps segment → call position."""
+    return [
+        (FaultKey(int(Phase.READING), int(positions[c.pos])), channel.alert(c, config_version))
+        for c in result.changes
+    ]

@@ -11,7 +11,8 @@ every limit a per-sensor ``sp_*`` set point (defaults per kind in :mod:`detector
   of the sensor's previous ``window`` accepted values; ``d > sp_spike_fail`` → 4, ``d >
   sp_spike_suspect`` → 3, else 1; 2 until ``min_count`` values or with both thresholds NaN.
 * **rate of change**: ``|x - x_prev| / Δt_s > sp_roc_limit_per_s`` → 3, else 1; 2 for the first
-  reading, a reading not newer than the previous one, or a NaN limit.
+  reading, a reading less than ``roc_min_dt_s`` (default 1 s) after the previous accepted one (a
+  rate over milliseconds measures timestamp jitter, not the process), or a NaN limit.
 * **flat line** (as :mod:`detectors.generic.flat_line`): the current run of readings whose spread
   ``max - min`` stays within ``sp_flat_tolerance``; fail (4) once the run has ``sp_flat_fail_n``
   readings *and* lasted ``sp_flat_fail_s`` seconds, suspect (3) at ``sp_flat_suspect_n`` / ``_s``
@@ -53,11 +54,15 @@ class QualityParams:
 
     window: int = 5
     min_count: int = 3
+    #: readings closer than this to the previous one are not rate-checked (timestamp jitter, bursts)
+    roc_min_dt_s: float = 1.0
     defaults: KindQuality = field(default_factory=KindQuality)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_count <= self.window:
             raise ValueError("need 1 <= min_count <= window")
+        if not self.roc_min_dt_s >= 0:
+            raise ValueError("roc_min_dt_s must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,9 @@ class QartodQuality(GenericDetector[QualityParams]):
 
     def _advance(self, state: State, batch: Batch) -> NDArray[np.float64]:
         q = self.flags_in_place(state, batch)
-        return q.worst.astype(np.float64)
+        scores = q.worst.astype(np.float64)
+        scores[~np.isfinite(batch.values)] = np.nan  # not evaluated, as if never sent
+        return scores
 
     @quiet_float_errors
     def flags_in_place(self, state: State, batch: Batch) -> QualityFlags:
@@ -138,7 +145,7 @@ class QartodQuality(GenericDetector[QualityParams]):
             newer = dt_ms > 0
             rate = np.abs(x - last_value[r]) / np.where(newer, dt_ms, 1) * 1000.0
             lim = sp["roc_limit_per_s"][r]
-            has_rate = seen & newer & good
+            has_rate = seen & (dt_ms >= max(p.roc_min_dt_s * 1000.0, 1.0)) & good
             f[:, RATE_OF_CHANGE] = np.where(rate > lim, SUSPECT, PASS)
             f[~has_rate | np.isnan(lim), RATE_OF_CHANGE] = NOT_EVALUATED
             m[:, RATE_OF_CHANGE] = np.where(has_rate, rate, np.nan)

@@ -54,8 +54,8 @@ KIND_QUALITY: dict[str, KindQuality] = {
     "tunnel_methane": KindQuality(span_min=0.0, span_max=100.0, roc_limit_per_s=20.0, flat_exempt=0.0),
     # the span of a toxic cell depends on the gas: only negatives are impossible (span_max per sensor)
     "toxic_gas": KindQuality(span_min=0.0, flat_exempt=0.0),
-    # percent of the maximum safe fill: the transmitter spans the whole tank (> 100 %)
-    "tank_level": KindQuality(span_min=0.0, span_max=125.0, roc_limit_per_s=5.0),
+    # percent of the maximum safe fill: the transmitter spans the whole tank (> 100 %); empty reads 0
+    "tank_level": KindQuality(span_min=0.0, span_max=125.0, roc_limit_per_s=5.0, flat_exempt=0.0),
     "tank_temperature": KindQuality(span_min=-60.0, span_max=600.0, roc_limit_per_s=50.0),
     "tank_pressure": KindQuality(span_min=-0.1, span_max=40.0, roc_limit_per_s=5.0),
     "pipeline_pressure": KindQuality(span_min=-101.325, span_max=10_000.0, roc_limit_per_s=1000.0),
