@@ -86,10 +86,17 @@ class QualityChannel:
         self.detector = QartodQuality(params or QualityParams())
         n = len(registry)
         self._set_points = {name: np.empty(n, dtype=np.float64) for name in PARAM_NAMES}
-        for i, s in enumerate(registry.sensors):
-            base = defaults_of(s.kind)
+        for kind in set(registry.kinds.tolist()):
+            rows = registry.rows_of_kind(kind)
+            base = defaults_of(kind)
             for name in PARAM_NAMES:
-                raw = (s.params or {}).get(name, getattr(base, name))
+                self._set_points[name][rows] = float(getattr(base, name))
+        names = frozenset(PARAM_NAMES)
+        for i, s in enumerate(registry.sensors):
+            if not s.params or names.isdisjoint(s.params):
+                continue
+            for name in names & s.params.keys():
+                raw = s.params[name]
                 if raw is None:
                     raw = math.nan
                 if isinstance(raw, bool) or not isinstance(raw, int | float):

@@ -132,11 +132,14 @@ class QartodQuality(GenericDetector[QualityParams]):
             good = ok & ~outside
             # spike against the median of the previous accepted values
             filled = state["filled"][r]
-            dev = np.abs(x - ring.median_rows_inplace(state["buf"][r], filled))
             s_sus, s_fail = sp["spike_suspect"][r], sp["spike_fail"][r]
-            f[:, SPIKE] = np.where(dev > s_fail, FAIL, np.where(dev > s_sus, SUSPECT, PASS))
-            f[(np.isnan(s_sus) & np.isnan(s_fail)) | (filled < p.min_count) | ~ok, SPIKE] = NOT_EVALUATED
-            m[:, SPIKE] = np.where(filled >= p.min_count, dev, np.nan)
+            on = ~(np.isnan(s_sus) & np.isnan(s_fail)) & (filled >= p.min_count) & ok
+            if on.any():  # the median only where the spike check is configured and warm
+                dev = np.full(idx.size, np.nan)
+                dev[on] = np.abs(x[on] - ring.median_rows_inplace(state["buf"][r[on]], filled[on]))
+                f[:, SPIKE] = np.where(dev > s_fail, FAIL, np.where(dev > s_sus, SUSPECT, PASS))
+                f[~on, SPIKE] = NOT_EVALUATED
+                m[:, SPIKE] = dev
             ring.push(state, r[good], x[good])
             # rate of change since the previous accepted value
             prev_ts = last_ts[r]
