@@ -97,10 +97,17 @@ class Batch:
 
 
 def sequential_steps(batch: Batch) -> list[NDArray[np.int64]]:
-    """Index arrays of the batch's k-th readings per sensor, for k = 0, 1, …, in order."""
-    occ = batch.occurrence()
-    if occ.size == 0:
+    """Index arrays of the batch's k-th readings per sensor, for k = 0, 1, …, in order.
+
+    When every sensor has one reading (the common case of a stream batch) that is the single step
+    ``arange(n)``, found without sorting.
+    """
+    rows = batch.rows
+    if rows.size == 0:
         return []
+    if rows.size == 1 or bool(np.all(rows[1:] != rows[:-1])):
+        return [np.arange(rows.size, dtype=np.int64)]
+    occ = batch.occurrence()
     order = np.argsort(occ, kind="stable")
     counts = np.bincount(occ)
     return np.split(order, np.cumsum(counts)[:-1])

@@ -315,10 +315,9 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
         window_ok = (fit.points >= sp["min_points"]) & (fit.span_ms * 2 >= window_ms) & np.isfinite(v)
 
         # v̄: the registry's value, else the median of the stable window velocities
-        stable_v = state["ta_s_v"][rows]
         count = state["ta_s_count"][rows]
-        med_v = _nanmedian(stable_v)
-        med_sigma = _nanmedian(state["ta_s_sigma"][rows])
+        med_v = _ring_median(state["ta_s_v"], rows, count)
+        med_sigma = _ring_median(state["ta_s_sigma"], rows, count)
         override = sp["v_bar_mm_per_h"] > 0
         learned = count >= sp["vbar_min_windows"]
         v_bar = np.where(override, sp["v_bar_mm_per_h"], np.where(learned, med_v, np.nan))
@@ -380,13 +379,25 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
     def _lagged_velocity(
         self, state: State, rows: NDArray[np.int32], hb: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        """The newest history velocity at least a quarter window older than the current entry (or NaN)."""
-        bins = state["ta_h_bin"][rows]
+        """The newest history velocity at least a quarter window older than the current entry (or NaN).
+
+        History entry ``b`` lives in slot ``b % history_slots``, so the newest entry of lag ≥ 2 is found
+        by trying lags 2, 3, … for the rows not yet resolved (almost all resolve at the first try).
+        """
         h = self.params.history_slots
-        cand = (bins != NO_BIN) & (bins <= (hb - TREND_LAG_ENTRIES)[:, None]) & (bins > (hb - h)[:, None])
-        pick = np.argmax(np.where(cand, bins, NO_BIN), axis=1)
-        v = state["ta_h_v"][rows, pick]
-        return np.where(cand.any(axis=1), v, np.nan)
+        out = np.full(rows.size, np.nan)
+        todo = np.flatnonzero(hb != NO_BIN)
+        bins, vs = state["ta_h_bin"], state["ta_h_v"]
+        for lag in range(TREND_LAG_ENTRIES, h):
+            if todo.size == 0:
+                break
+            want = hb[todo] - lag
+            slot = want % h
+            r = rows[todo]
+            hit = bins[r, slot] == want
+            out[todo[hit]] = vs[r[hit], slot[hit]]
+            todo = todo[~hit]
+        return out
 
     def _record_history(
         self,
@@ -552,10 +563,26 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
         )
 
 
-def _nanmedian(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Row medians ignoring NaN (rows with no value give NaN), without numpy's all-NaN warning."""
-    s = np.sort(a, axis=1)  # NaN sort last
+def _ring_median(
+    ring: NDArray[np.float64], rows: NDArray[np.int32], count: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Median of the finite values of each row of ``ring[rows]`` (NaN for none), a ring written in slot
+    order (``count`` entries so far per row).
+
+    Until a row's ring wraps only its first ``count`` slots were ever written (the others are NaN), so
+    only the first ``max(count)`` columns are read; full rings take a partition instead of a sort.
+    """
+    slots = ring.shape[1]
+    top = int(min(int(count.max()), slots)) if rows.size else 0
+    if top == 0:
+        return np.full(rows.size, np.nan)
+    a = ring[rows, :top] if top < slots else ring[rows]
     k = np.isfinite(a).sum(axis=1)
+    if top == slots and bool(np.all(k == slots)):
+        lo, hi = (slots - 1) // 2, slots // 2
+        part = np.partition(a, (lo, hi), axis=1)
+        return 0.5 * (part[:, lo] + part[:, hi])
+    s = np.sort(a, axis=1)  # NaN sort last
     lo = np.maximum((k - 1) // 2, 0)
     hi = np.maximum(k // 2, 0)
     at = np.arange(a.shape[0])

@@ -131,37 +131,56 @@ class FitBins:
         """:meth:`fit` for several ``(skip_bins, n_bins)`` windows at once: arrays of shape ``(m, w)``.
 
         Each bin's contribution to the sums is computed once, relative to the newest reading's time and
-        to the reference value of the bin holding it, then added up per window.
+        to the reference value of the bin holding it, then added up per window. Bins outside a window
+        (empty, stale or newer than the newest reading) get weight 0 in that window's sums.
         """
+        m, slots = rows.size, self.slots
         newest = state[self.newest_key][rows]
         width = np.maximum(state[self.width_key][rows], 1)
         seen = newest != EMPTY_TS
         top = np.where(seen, newest // width, NO_BIN)
         bins = state[self.bin_key][rows]
-        filled = seen[:, None] & (bins != NO_BIN) & (bins <= top[:, None])
-        age = np.where(filled, top[:, None] - bins, -1)  # 0 = the newest bin
+        filled = (bins != NO_BIN) & (bins <= top[:, None])
+        filled &= seen[:, None]
+        age = top[:, None] - bins  # 0 = the newest bin; meaningless (may wrap) where not filled
+        # the newest bin (the reference of the values) sits in slot top % slots: a push always stores
+        # the newest reading, and no other slot can hold that bin number
+        ref = np.where(seen, top % slots, 0)
+        at = np.arange(m)
         s = self.sum_keys
-        n = np.where(filled, state[s["n"]][rows], 0.0)
-        start = np.where(filled, (np.where(filled, bins, 0) * width[:, None] - newest[:, None]) * 1e-3, 0.0)
-        xr = state[self.xr_key][rows]
-        ref = np.argmax(np.where(filled, bins, NO_BIN), axis=1)
-        d = np.where(filled, xr - xr[np.arange(rows.size), ref][:, None], 0.0)
-        st = np.where(filled, state[s["st"]][rows], 0.0)
-        sx = np.where(filled, state[s["sx"]][rows], 0.0)
-        parts = np.stack(
-            [
-                n,
-                n * start + st,
-                n * d + sx,
-                n * start * start + 2.0 * start * st + np.where(filled, state[s["stt"]][rows], 0.0),
-                n * start * d + start * sx + d * st + np.where(filled, state[s["stx"]][rows], 0.0),
-                n * d * d + 2.0 * d * sx + np.where(filled, state[s["sxx"]][rows], 0.0),
-            ],
-            axis=1,
-        )  # (m, 6, slots)
+        n, st, sx = state[s["n"]][rows], state[s["st"]][rows], state[s["sx"]][rows]
+        # the sums of every bin relative to the newest reading's time and the reference value: the
+        # arithmetic (and its rounding) of n·start² + 2·start·st + stt etc., with fewer temporaries
+        with np.errstate(over="ignore", invalid="ignore"):
+            start = bins * width[:, None]
+            start -= newest[:, None]
+            start = start * 1e-3  # bin start, s before the newest reading
+            xr = state[self.xr_key][rows]
+            d = xr - xr[at, ref][:, None]
+            parts = np.empty((m, 6, slots), dtype=np.float64)
+            parts[:, 0] = n
+            ns = n * start
+            np.add(ns, st, out=parts[:, 1])
+            nd = n * d
+            np.add(nd, sx, out=parts[:, 2])
+            two_s = 2.0 * start
+            acc = ns * start
+            acc += two_s * st
+            np.add(acc, state[s["stt"]][rows], out=parts[:, 3])
+            np.multiply(ns, d, out=acc)
+            acc += start * sx
+            acc += d * st
+            np.add(acc, state[s["stx"]][rows], out=parts[:, 4])
+            np.multiply(nd, d, out=acc)
+            np.multiply(d, 2.0, out=two_s)
+            two_s *= sx
+            acc += two_s
+            np.add(acc, state[s["sxx"]][rows], out=parts[:, 5])
         lo = np.array([skip for skip, _ in windows])
         hi = np.array([skip + width_bins for skip, width_bins in windows])
         sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
+        sel &= filled[:, None, :]
+        # a bin outside the window adds 0·part: its parts are finite (empty and stale bins hold finite sums)
         sums = np.einsum("mks,mws->mwk", parts, sel.astype(np.float64))
         big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
         tmin = np.where(sel, state[self.tmin_key][rows][:, None, :], _I64_MAX).min(axis=2)

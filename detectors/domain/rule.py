@@ -17,6 +17,7 @@ Subclasses implement:
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
@@ -214,13 +215,43 @@ class DomainRule(Detector[P]):
         Same scores, levels, measures and new state as :meth:`evaluate`, without the copy; the returned
         ``state`` is ``state``. For a caller that drops the old state anyway (the engine's in-place path:
         replay, the stream worker). Only the rows of the batch are written.
+
+        A large batch is evaluated in pieces of whole sensors (:meth:`chunk_rows` sensors each) whose
+        working arrays stay in the CPU cache; sensors never see each other (sensor isolation), so the
+        outputs are exactly those of one piece.
         """
+        cuts = _row_chunks(batch.rows, self.chunk_rows())
+        if len(cuts) <= 2:
+            return self._evaluate_piece(state, batch)
+        outs = [self._evaluate_piece(state, batch.take(slice(a, b))) for a, b in itertools.pairwise(cuts)]
+        return _concat_outputs(outs, state)
+
+    #: bytes of per-sensor state that one piece of :meth:`evaluate_in_place` may work on
+    CHUNK_STATE_BYTES: ClassVar[int] = 4 << 20
+    #: fewest sensors per piece (below this the per-call overhead dominates)
+    MIN_CHUNK_ROWS: ClassVar[int] = 1024
+
+    def chunk_rows(self) -> int:
+        """Sensors per piece of a large batch: as many as keep :data:`CHUNK_STATE_BYTES` of state."""
+        cached: int | None = getattr(self, "_chunk_rows", None)
+        if cached is None:
+            row_bytes = sum(a.nbytes for a in self.init_state(1).values())
+            cached = max(self.MIN_CHUNK_ROWS, self.CHUNK_STATE_BYTES // max(row_bytes, 1))
+            self._chunk_rows = cached
+        return int(cached)
+
+    def _evaluate_piece(self, state: State, batch: Batch) -> RuleOutput:
         n = len(batch)
         steps = sequential_steps(batch)
         measures = self._measure(state, batch, steps)
         levels = np.zeros(n, dtype=np.int8)
         if n:
             thr = self._thresholds(state, batch.rows)
+            if len(steps) == 1:  # one reading per sensor: the step is the whole batch, in order
+                levels = LevelLatch.apply_step(
+                    state, batch.rows, measures.per_level, thr, measures.valid, measures.gate
+                )
+                return RuleOutput(measures.score, levels, measures, state)
             for idx in steps:
                 gate = None if measures.gate is None else measures.gate[idx]
                 levels[idx] = LevelLatch.apply_step(
@@ -279,6 +310,43 @@ class DomainRule(Detector[P]):
     @abstractmethod
     def describe(self, ctx: TransitionContext) -> str:
         """A reason an operator can act on: what, where, how far over the set point, rule and source."""
+
+
+def _row_chunks(rows: NDArray[np.int32], size: int) -> list[int]:
+    """Cut points of a batch sorted by row into pieces of about ``size`` readings, at row boundaries."""
+    n = int(rows.size)
+    if n <= size + size // 2:
+        return [0, n]
+    cuts = [0]
+    pos = size
+    while pos < n - size // 2:
+        cut = int(np.searchsorted(rows, rows[pos], side="left"))
+        if cut <= cuts[-1]:  # one sensor with more readings than a piece: keep it whole
+            cut = int(np.searchsorted(rows, rows[pos], side="right"))
+        if cut >= n:
+            break
+        cuts.append(cut)
+        pos = cut + size
+    cuts.append(n)
+    return cuts
+
+
+def _concat_outputs(outs: Sequence[RuleOutput], state: State) -> RuleOutput:
+    """One :class:`RuleOutput` from those of consecutive pieces of a batch (batch order kept)."""
+    first = outs[0].measures
+    gates = [o.measures.gate for o in outs]
+    measures = Measures(
+        score=np.concatenate([o.measures.score for o in outs]),
+        per_level=np.concatenate([o.measures.per_level for o in outs]),
+        valid=np.concatenate([o.measures.valid for o in outs]),
+        gate=None if any(g is None for g in gates) else np.concatenate(gates),  # type: ignore[arg-type]
+        extra={k: np.concatenate([o.measures.extra[k] for o in outs]) for k in first.extra},
+    )
+    if any(g is None for g in gates) and not all(g is None for g in gates):
+        raise ValueError("a rule's pieces disagree on whether they gate levels")
+    scores = np.concatenate([o.scores for o in outs])
+    levels = np.concatenate([o.levels for o in outs])
+    return RuleOutput(scores, levels, measures, state)
 
 
 def measure_at(ctx: TransitionContext, level: int) -> float:

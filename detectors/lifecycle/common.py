@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import State
+from detectors.domain.policy import highest_level as policy_highest_level
 
 #: "no time": a run that has not started, a sensor never seen
 NEVER = np.iinfo(np.int64).min
@@ -155,12 +156,7 @@ class Cow:
 
 def highest_level(hit: NDArray[np.bool_]) -> NDArray[np.int8]:
     """Highest level k (1..4) whose column k-1 is True, 0 when none."""
-    if hit.shape[0] == 0:
-        return np.zeros(0, dtype=np.int8)
-    return np.max(np.where(hit, _LEVELS, np.int8(0)), axis=1).astype(np.int8)
-
-
-_LEVELS = np.arange(1, 5, dtype=np.int8)
+    return policy_highest_level(hit)
 
 
 def row_steps(rows: NDArray[np.integer]) -> list[NDArray[np.int64]]:

@@ -1,0 +1,102 @@
+"""The fast paths of the domain rules give exactly what their plain definitions give.
+
+Each helper is compared with a direct (slow) formulation on random inputs, including the edge cases the
+fast path special-cases: no hit at all, rings that have not wrapped yet, missing history entries,
+batches cut into pieces of whole sensors.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from detectors.base import Batch, sequential_steps
+from detectors.domain import LandslideTangentAngle, default_rules
+from detectors.domain.geohazard import _ring_median
+from detectors.domain.policy import highest_level
+from detectors.domain.ring import NO_BIN
+from detectors.domain.rule import _row_chunks
+
+
+def test_highest_level_is_the_highest_true_column() -> None:
+    rng = np.random.default_rng(1)
+    hit = rng.random((5000, 4)) < 0.3
+    hit[:16] = [[(c >> k) & 1 for k in range(4)] for c in range(16)]  # every pattern
+    want = np.max(np.where(hit, np.arange(1, 5), 0), axis=1)
+    got = highest_level(hit)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(highest_level(hit[:, :][::2]), want[::2])  # a strided view
+    assert highest_level(np.zeros((0, 4), dtype=bool)).shape == (0,)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
+def test_row_chunks_cut_at_sensor_boundaries(size: int) -> None:
+    rng = np.random.default_rng(size)
+    rows = np.sort(rng.integers(0, 40, 300)).astype(np.int32)
+    rows[100:180] = rows[100]  # one sensor with many readings
+    rows = np.sort(rows)
+    cuts = _row_chunks(rows, size)
+    assert cuts[0] == 0 and cuts[-1] == rows.size
+    assert all(a < b for a, b in itertools.pairwise(cuts))
+    for c in cuts[1:-1]:
+        assert rows[c - 1] != rows[c]  # never inside a sensor's readings
+
+
+def test_one_reading_per_sensor_is_one_step() -> None:
+    batch = Batch.of([5, 1, 3], [10, 20, 30], [1.0, 2.0, 3.0])
+    steps = sequential_steps(batch)
+    assert len(steps) == 1
+    np.testing.assert_array_equal(steps[0], np.arange(3))
+    two = sequential_steps(Batch.of([1, 1, 2], [10, 20, 30], [1.0, 2.0, 3.0]))
+    assert [s.tolist() for s in two] == [[0, 2], [1]]
+
+
+def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
+    out = np.full(a.shape[0], np.nan)
+    for i, row in enumerate(a):
+        fin = row[np.isfinite(row)]
+        if fin.size:
+            out[i] = np.median(fin)
+    return out
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_ring_median_is_the_median_of_the_values_written(full: bool) -> None:
+    rng = np.random.default_rng(3)
+    cap, slots = 200, 16
+    ring = np.full((cap, slots), np.nan)
+    count = rng.integers(slots if full else 0, 3 * slots if full else slots, cap)
+    for r in range(cap):
+        for k in range(int(count[r])):
+            ring[r, k % slots] = rng.normal()
+    rows = rng.permutation(cap)[:150].astype(np.int32)
+    np.testing.assert_array_equal(_ring_median(ring, rows, count[rows]), _nanmedian_rows(ring[rows]))
+
+
+def test_lagged_velocity_is_the_newest_entry_of_lag_two_or_more() -> None:
+    rule = LandslideTangentAngle()
+    h = rule.params.history_slots
+    rng = np.random.default_rng(4)
+    state = rule.init_state(300)
+    hb = rng.integers(100, 400, 300).astype(np.int64)
+    hb[:5] = NO_BIN  # never seen: no history
+    for r in range(5, 300):
+        for b in rng.choice(np.arange(hb[r] - 3 * h, hb[r] + 1), size=rng.integers(0, 2 * h), replace=False):
+            state["ta_h_bin"][r, b % h] = b
+            state["ta_h_v"][r, b % h] = rng.normal()
+    rows = rng.permutation(300).astype(np.int32)
+    got = rule._lagged_velocity(state, rows, hb[rows])
+    bins = state["ta_h_bin"][rows]
+    with np.errstate(over="ignore"):
+        cand = (bins != NO_BIN) & (bins <= (hb[rows] - 2)[:, None]) & (bins > (hb[rows] - h)[:, None])
+    pick = np.argmax(np.where(cand, bins, NO_BIN), axis=1)
+    want = np.where(cand.any(axis=1), state["ta_h_v"][rows, pick], np.nan)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("rule", default_rules(), ids=lambda r: r.name)
+def test_pieces_have_a_sensible_size(rule: object) -> None:
+    assert rule.chunk_rows() >= rule.MIN_CHUNK_ROWS  # type: ignore[attr-defined]
