@@ -206,7 +206,11 @@ class DetectWorker:
             return
         if len(cols):
             self._last_reading = time.monotonic()
-        alerts, new_state = self.engine.process(self.state, cols.rows, cols.ts_ms, cols.values, actions)
+        # in place: the worker owns its state, and a failure before the commit crashes the worker, which
+        # then restarts from the last checkpoint's snapshot, so no half-applied state is ever committed
+        alerts, new_state = self.engine.process(
+            self.state, cols.rows, cols.ts_ms, cols.values, actions, in_place=True
+        )
         self._emit(cols, alerts, new_state)
         self._account(cols, alerts, time.perf_counter() - started)
 
@@ -217,10 +221,10 @@ class DetectWorker:
         mistaken for silence; actions stamped before that point are applied after the timers.
         """
         self._last_reading = time.monotonic()
-        alerts, state = self.engine.tick(self.state, self._clock_ms() - self._idle_grace_ms)
+        alerts, state = self.engine.tick(self.state, self._clock_ms() - self._idle_grace_ms, in_place=True)
         actions = self._release_actions(state.max_ts_ms + 1)
         if actions:
-            more, state = self.engine.apply_actions(state, actions)
+            more, state = self.engine.apply_actions(state, actions, in_place=True)
             alerts = alerts + more
         if alerts or actions:
             empty = self._decoder.decode([])
@@ -231,7 +235,6 @@ class DetectWorker:
         self._write_points(cols, alerts)
         self._send_dead_letters(cols.rejected)
         self._flush_sinks()
-        # the new state counts only once everything it produced is durable
         self.state = new_state
         self._uncommitted = True
         if self._store is None or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
