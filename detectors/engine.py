@@ -232,6 +232,10 @@ class Engine:
         code_of = {k: i for i, k in enumerate(kinds)}
         self._kind_code = np.array([code_of[k] for k in registry.kinds.tolist()], dtype=np.int16)
         self._kind_codes = {r.name: [code_of[k] for k in r.kinds if k in code_of] for r in self.rules}
+        # rank of every registry row in (kind, row) order: one sort of a call's readings groups them
+        by_kind_then_row = np.lexsort((np.arange(n), self._kind_code))
+        self._kind_rank = np.empty(n, dtype=np.int64)
+        self._kind_rank[by_kind_then_row] = np.arange(n, dtype=np.int64)
         # data quality channel (detectors.quality): QARTOD flags before the rules, sensor_fault alerts
         self._quality = QualityChannel(registry, quality)
         self._build_lifecycle()
@@ -494,7 +498,10 @@ class Engine:
         now_ms: int | None = None,
     ) -> list[Alert]:
         """Readings ``idx`` (no action in between): rules, lifecycle, notifications; event time moves on."""
-        rr, tt = r[idx], t[idx]
+        whole = idx.size == r.size  # the call's readings, in order (no action in between)
+        rr, tt = (r, t) if whole else (r[idx], t[idx])
+        vv = v if whole else v[idx]
+        v0 = np.ascontiguousarray(vv[:, 0])  # the value of single-channel kinds
         now = max(work.max_ts_ms, int(tt.max()) if tt.size else NO_TS, NO_TS if now_ms is None else now_ms)
         events: list[LevelEvents | None] = [None] * len(self._groups)
         positions: list[NDArray[np.int64] | None] = [None] * len(self._groups)
@@ -502,7 +509,7 @@ class Engine:
         no_rows = np.empty(0, dtype=np.int32)
         by_kind = self._by_kind(rr, tt)
         # --- data quality hook (detectors.quality): flag every reading before the hazard rules -------
-        qc = self._quality.run(work.cows[-1], rr, tt, v[idx, 0])
+        qc = self._quality.run(work.cows[-1], rr, tt, v0)
         withheld_any, suspect_any = bool(qc.withheld.any()), bool(qc.suspect.any())
         for g, rule in enumerate(self.rules):
             ps = self.pair_settings[rule.name]
@@ -523,21 +530,21 @@ class Engine:
                 continue
             pick = parts[0] if len(parts) == 1 else np.concatenate(parts)
             local = self._local_of[rule.name][rr[pick]]
-            if len(parts) > 1:  # merge the kinds' runs: by sensor row, time order kept (stable)
-                merged = np.argsort(local, kind="stable")
+            if len(parts) > 1:  # merge the kinds' runs: by sensor row, time order kept (unique keys)
+                merged = np.argsort(local.astype(np.int64) * pick.size + np.arange(pick.size))
                 pick, local = pick[merged], local[merged]
-            vals = v[idx[pick]]
-            rule_values = vals[:, : rule.channels] if rule.channels else vals[:, 0]
+            rule_values = vv[pick, : rule.channels] if rule.channels else v0[pick]
             batch = Batch(local, tt[pick], rule_values)
+            pos = idx[pick]
             out = rule.evaluate_in_place(work.rule_state(rule.name), batch)
             if suspect_any:  # data quality: a suspect reading cannot raise the pair's level
                 out = hold_back(out, batch, qc.suspect[pick], work.cows[g]["level"])
-            work.readings[rule.name].append((idx[pick].astype(np.int64), out.scores, out.levels))
+            work.readings[rule.name].append((pos, out.scores, out.levels))
             events[g] = self._condition.apply(
                 work.cows[g], ps, batch.rows, batch.ts_ms, out.levels, out.measures.valid, now
             )
             outputs[g] = (out, batch)
-            positions[g] = idx[pick]
+            positions[g] = pos
         events[-1] = self._deadman.apply(work.cows[-1], self._deadman_cfg, rr, tt, now)
         positions[-1] = idx
         emissions = self._notifier.run(work.cows, events, now, positions)
@@ -550,15 +557,17 @@ class Engine:
 
     def _by_kind(self, rr: NDArray[np.int32], tt: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
         """Positions of the readings of each kind (code), each sorted by (sensor row, ts_ms), stable."""
-        if rr.size == 0:
+        n = rr.size
+        if n == 0:
             return {}
-        if rr.size == 1 or bool(np.all(tt[1:] >= tt[:-1])):
-            order = np.argsort(rr, kind="stable")  # already in time order: sort by row only
+        rank = self._kind_rank[rr]  # (kind, row) order
+        if n == 1 or bool(np.all(tt[1:] >= tt[:-1])):
+            # already in time order: by (kind, row), then position; the keys are unique, so the fast
+            # unstable sort gives the stable order
+            order = np.argsort(rank * n + np.arange(n))
         else:
-            order = np.lexsort((tt, rr))
+            order = np.lexsort((tt, rank))
         codes = self._kind_code[rr[order]]
-        by_code = np.argsort(codes, kind="stable")
-        order, codes = order[by_code], codes[by_code]
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         ends = np.r_[starts[1:], codes.size]
         return {int(codes[a]): order[a:b] for a, b in zip(starts, ends, strict=True)}

@@ -382,21 +382,28 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
         """The newest history velocity at least a quarter window older than the current entry (or NaN).
 
         History entry ``b`` lives in slot ``b % history_slots``, so the newest entry of lag ≥ 2 is found
-        by trying lags 2, 3, … for the rows not yet resolved (almost all resolve at the first try).
+        by trying the first few lags for the rows not yet resolved (a sensor that reports steadily
+        resolves at the first try); the rest are searched over their whole history.
         """
         h = self.params.history_slots
         out = np.full(rows.size, np.nan)
         todo = np.flatnonzero(hb != NO_BIN)
         bins, vs = state["ta_h_bin"], state["ta_h_v"]
-        for lag in range(TREND_LAG_ENTRIES, h):
+        for lag in range(TREND_LAG_ENTRIES, min(TREND_LAG_ENTRIES + 3, h)):
             if todo.size == 0:
-                break
+                return out
             want = hb[todo] - lag
             slot = want % h
             r = rows[todo]
             hit = bins[r, slot] == want
             out[todo[hit]] = vs[r[hit], slot[hit]]
             todo = todo[~hit]
+        if todo.size:  # gaps or a short history: the newest entry in (hb - h, hb - lag]
+            r, b = rows[todo], hb[todo]
+            held = bins[r]
+            cand = (held != NO_BIN) & (held <= (b - TREND_LAG_ENTRIES)[:, None]) & (held > (b - h)[:, None])
+            pick = np.argmax(np.where(cand, held, NO_BIN), axis=1)
+            out[todo] = np.where(cand.any(axis=1), vs[r, pick], np.nan)
         return out
 
     def _record_history(

@@ -176,14 +176,22 @@ class FitBins:
             two_s *= sx
             acc += two_s
             np.add(acc, state[s["sxx"]][rows], out=parts[:, 5])
-        lo = np.array([skip for skip, _ in windows])
-        hi = np.array([skip + width_bins for skip, width_bins in windows])
-        sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
-        sel &= filled[:, None, :]
+        w = len(windows)
+        sel = np.empty((m, w, slots), dtype=np.float64)  # 1.0 where a bin is in a window (m, w, slots)
+        # earliest reading of each window: slots as the leading axis, so the minimum runs over whole rows
+        tmin_t = np.where(filled, state[self.tmin_key][rows], _I64_MAX).T.copy()
+        age_t = age.T.copy()
+        tmin = np.empty((m, w), dtype=np.int64)
+        for j, (skip, width_bins) in enumerate(windows):
+            inside = age >= skip
+            inside &= age < skip + width_bins
+            inside &= filled
+            sel[:, j] = inside
+            inside_t = (age_t >= skip) & (age_t < skip + width_bins)
+            tmin[:, j] = np.where(inside_t, tmin_t, _I64_MAX).min(axis=0)
         # a bin outside the window adds 0·part: its parts are finite (empty and stale bins hold finite sums)
-        sums = np.einsum("mks,mws->mwk", parts, sel.astype(np.float64))
+        sums = np.einsum("mks,mws->mwk", parts, sel)
         big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
-        tmin = np.where(sel, state[self.tmin_key][rows][:, None, :], _I64_MAX).min(axis=2)
         points = big_n.astype(np.int64)
         span_ms = np.where(points > 0, newest[:, None] - tmin, 0).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):

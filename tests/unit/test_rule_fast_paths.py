@@ -100,3 +100,21 @@ def test_lagged_velocity_is_the_newest_entry_of_lag_two_or_more() -> None:
 @pytest.mark.parametrize("rule", default_rules(), ids=lambda r: r.name)
 def test_pieces_have_a_sensible_size(rule: object) -> None:
     assert rule.chunk_rows() >= rule.MIN_CHUNK_ROWS  # type: ignore[attr-defined]
+
+
+def test_configure_reads_every_sensors_params_and_names_the_first_bad_one() -> None:
+    from detectors.domain import LandslideTangentAngle, SensorParamError
+
+    rule = LandslideTangentAngle()
+    params = [{}, {"margin_deg": 12, "min_points": 5.0}, {"margin_deg": np.float64(11.5)}, {"noise": "x"}]
+    state = rule.configure(rule.init_state(4), params, ["a", "b", "c", "d"])
+    np.testing.assert_array_equal(state["sp_margin_deg"], [10.0, 12.0, 11.5, 10.0])
+    np.testing.assert_array_equal(state["sp_min_points"], [10.0, 5.0, 10.0, 10.0])
+    for bad, where in (
+        ([{"margin_deg": float("nan")}, {"min_points": 2.5}, {}], "b"),  # keys in order: min_points first
+        ([{"margin_deg": True}, {}, {}], "a"),
+        ([{}, {}, {"min_points": 0}], "c"),
+        ([{}, {"margin_deg": "12"}, {"margin_deg": float("inf")}], "b"),
+    ):
+        with pytest.raises(SensorParamError, match=f"sensor {where}:"):
+            rule.configure(rule.init_state(3), bad, ["a", "b", "c"])
