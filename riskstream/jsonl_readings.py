@@ -32,6 +32,7 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
+from riskstream.kinds import kind_spec
 from riskstream.registry import Registry
 from riskstream.schemas import READINGS_ADAPTER
 
@@ -86,23 +87,33 @@ class ReadingLineDecoder:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
+        n = len(registry)
+        # channel layouts per kind (a sensor's layout is its kind's), in order of first appearance
+        kinds = registry.kinds.tolist()
         layouts: dict[tuple[str, ...], int] = {}
-        self._layout_of = np.empty(len(registry), dtype=np.int16)
-        for i, s in enumerate(registry):
-            self._layout_of[i] = layouts.setdefault(s.spec.channels, len(layouts))
+        layout_of_kind: dict[str, int] = {}
+        channels_of_kind: dict[str, tuple[str, ...]] = {}
+        for kind in dict.fromkeys(kinds):
+            channels_of_kind[kind] = kind_spec(kind).channels
+            layout_of_kind[kind] = layouts.setdefault(channels_of_kind[kind], len(layouts))
+        self._layout_of = np.array([layout_of_kind[k] for k in kinds], dtype=np.int16).reshape(n)
         self._layouts = list(layouts)
         self._templates = [_Template(ch) for ch in self._layouts]
-        self._channels = [s.spec.channels for s in registry]
+        self._channels = [channels_of_kind[k] for k in kinds]
         ids = [s.sensor_id.encode() for s in registry]
-        longest = max((len(b) for b in ids), default=1)
+        id_len = np.fromiter(map(len, ids), dtype=np.int64, count=n)
+        longest = int(id_len.max()) if n else 1
         #: ids of at most 15 bytes are read as two 64-bit words (the word path); longer ones byte-wise
         self._word_ids = longest <= 15
         self._id_width = 16 if self._word_ids else max(8, -(-longest // 8) * 8)
-        mat = np.zeros((len(ids), self._id_width), dtype=np.uint8)
-        for i, b in enumerate(ids):
-            mat[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
+        mat = np.zeros((n, self._id_width), dtype=np.uint8)
+        if n:  # every id's bytes at the start of its row, in one scatter
+            flat = np.frombuffer(b"".join(ids), dtype=np.uint8)
+            starts = np.cumsum(id_len) - id_len
+            row = np.repeat(np.arange(n), id_len)
+            mat[row, np.arange(flat.size) - np.repeat(starts, id_len)] = flat
         self._id_words = mat.view(np.uint64)
-        self._id_len = np.array([len(b) for b in ids], dtype=np.int64)
+        self._id_len = id_len
         self._table_bits = max(4, int(np.ceil(np.log2(max(len(ids), 1) * 2))) + 1)
         self._table_row, self._table_hash, self._probes = _hash_table(_hash(self._id_words), self._table_bits)
 
@@ -249,7 +260,9 @@ class ReadingLineDecoder:
             slot[todo] = (slot[todo] + 1) & int(mask)
         found = np.flatnonzero(row >= 0)
         r = row[found]
-        same = (self._id_len[r] == length[found]) & np.all(self._id_words[r] == words[found], axis=1)
+        same = self._id_len[r] == length[found]
+        for k in range(words.shape[1]):  # word by word (a row-wise all() over 2 words is slow)
+            same &= self._id_words[r, k] == words[found, k]
         row[found[~same]] = -1
         return row.astype(np.int32)
 

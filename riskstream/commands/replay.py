@@ -3,12 +3,12 @@
     riskstream replay --registry REGISTRY.csv --input READINGS.jsonl --output ALERTS.jsonl \\
         [--config ALARMS.toml] [--actions ACTIONS.jsonl]
 
-Reads Reading v1 JSON lines in any order, sorts them by ``ts_ms`` (stable: ties keep file order),
-feeds them in batches to :class:`detectors.engine.Engine` - the object the worker runs, through the
-same in-place path (``in_place=True``) - together with the operator actions (each after the readings
-stamped at or before it), and writes every alert as an Alert v1 JSON line. The operators' tool to back-test a rule or alarm-settings change before
-deploying it. Lines that are not readings of the registry's sensors are reported with their line
-numbers and skipped; they never stop the run. Progress goes to stderr.
+Reads Reading v1 JSON lines in any order, sorts them by ``ts_ms`` (stable: ties keep file order), feeds
+them in batches to :class:`detectors.engine.Engine` - the object the worker runs, through the same
+in-place path (``in_place=True``) - together with the operator actions (each after the readings stamped
+at or before it), and writes every alert as an Alert v1 JSON line. The operators' tool to back-test a
+rule or alarm-settings change before deploying it. Lines that are not readings of the registry's sensors
+are reported with their line numbers and skipped; they never stop the run. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -231,13 +231,32 @@ def read_readings(
     else:
         rows = np.concatenate([p[0] for p in parts])
         ts = np.concatenate([p[1] for p in parts])
-        order = np.argsort(ts, kind="stable")
-        if np.array_equal(order, np.arange(order.size)):
-            cols = ReadingColumns(rows, ts, np.concatenate([p[2] for p in parts]))
+        values = np.concatenate([p[2] for p in parts])
+        order = stable_time_order(ts)
+        if order is None:
+            cols = ReadingColumns(rows, ts, values)
         else:
-            cols = ReadingColumns(rows[order], ts[order], np.concatenate([p[2] for p in parts])[order])
+            cols = ReadingColumns(rows[order], ts[order], np.take(values, order, axis=0))
     summary.readings = int(cols.rows.size)
     return cols
+
+
+def stable_time_order(ts: NDArray[np.int64]) -> NDArray[np.int64] | None:
+    """The stable sort order of ``ts`` (ties keep their order), None when already sorted.
+
+    Sorted by one unique key per reading, ``(ts - min) · n + position``, with numpy's fast unstable
+    sort (unique keys make any sort stable); a span too long for that key takes the stable sort.
+    """
+    n = int(ts.size)
+    if n < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+        return None
+    lo, hi = int(ts.min()), int(ts.max())
+    if (hi - lo + 1) * n >= 1 << 62:
+        return np.argsort(ts, kind="stable")
+    key = ts - lo
+    key *= n
+    key += np.arange(n, dtype=np.int64)
+    return np.argsort(key)
 
 
 def replay_columns(
