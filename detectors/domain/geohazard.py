@@ -400,10 +400,11 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
             todo = todo[~hit]
         if todo.size:  # gaps or a short history: the newest entry in (hb - h, hb - lag]
             r, b = rows[todo], hb[todo]
-            held = bins[r]
-            cand = (held != NO_BIN) & (held <= (b - TREND_LAG_ENTRIES)[:, None]) & (held > (b - h)[:, None])
-            pick = np.argmax(np.where(cand, held, NO_BIN), axis=1)
-            out[todo] = np.where(cand.any(axis=1), vs[r, pick], np.nan)
+            held = bins[r].T.copy()  # slots first: the maximum runs over whole rows of sensors
+            cand = (held != NO_BIN) & (held <= b - TREND_LAG_ENTRIES) & (held > b - h)
+            newest = np.where(cand, held, NO_BIN).max(axis=0)  # entries are distinct bin numbers
+            found = newest != NO_BIN
+            out[todo[found]] = vs[r[found], newest[found] % h]
         return out
 
     def _record_history(

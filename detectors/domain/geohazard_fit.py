@@ -21,6 +21,7 @@ The functions update arrays the caller owns (a copy made once per batch), never 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,22 +177,14 @@ class FitBins:
             two_s *= sx
             acc += two_s
             np.add(acc, state[s["sxx"]][rows], out=parts[:, 5])
-        w = len(windows)
-        sel = np.empty((m, w, slots), dtype=np.float64)  # 1.0 where a bin is in a window (m, w, slots)
-        # earliest reading of each window: slots as the leading axis, so the minimum runs over whole rows
-        tmin_t = np.where(filled, state[self.tmin_key][rows], _I64_MAX).T.copy()
-        age_t = age.T.copy()
-        tmin = np.empty((m, w), dtype=np.int64)
-        for j, (skip, width_bins) in enumerate(windows):
-            inside = age >= skip
-            inside &= age < skip + width_bins
-            inside &= filled
-            sel[:, j] = inside
-            inside_t = (age_t >= skip) & (age_t < skip + width_bins)
-            tmin[:, j] = np.where(inside_t, tmin_t, _I64_MAX).min(axis=0)
+        lo = np.array([skip for skip, _ in windows])
+        hi = np.array([skip + width_bins for skip, width_bins in windows])
+        sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
+        sel &= filled[:, None, :]
         # a bin outside the window adds 0·part: its parts are finite (empty and stale bins hold finite sums)
-        sums = np.einsum("mks,mws->mwk", parts, sel)
+        sums = np.einsum("mks,mws->mwk", parts, sel.astype(np.float64))
         big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
+        tmin = _window_minima(state[self.tmin_key][rows], age, filled, windows)
         points = big_n.astype(np.int64)
         span_ms = np.where(points > 0, newest[:, None] - tmin, 0).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -207,3 +200,29 @@ class FitBins:
 
     def newest(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.int64]:
         return state[self.newest_key][rows]
+
+
+def _window_minima(
+    tmin: NDArray[np.int64],
+    age: NDArray[np.int64],
+    filled: NDArray[np.bool_],
+    windows: tuple[tuple[int, int], ...],
+) -> NDArray[np.int64]:
+    """``(m, w)``: the smallest ``tmin`` over each window's filled bins (``_I64_MAX`` for none).
+
+    The ages are cut into the blocks between all window edges; each block's minimum is taken once, with
+    the slots as the leading axis (a minimum over whole rows of sensors, not many short row-wise ones),
+    and a window's minimum is the minimum of its blocks.
+    """
+    edges = sorted({e for skip, width_bins in windows for e in (skip, skip + width_bins)})
+    tmin_t = np.where(filled, tmin, _I64_MAX).T.copy()
+    age_t = np.where(filled, age, -1).T.copy()
+    block_min = [
+        np.where((age_t >= lo) & (age_t < hi), tmin_t, _I64_MAX).min(axis=0)
+        for lo, hi in itertools.pairwise(edges)
+    ]
+    out = np.empty((tmin.shape[0], len(windows)), dtype=np.int64)
+    for j, (skip, width_bins) in enumerate(windows):
+        first, last = edges.index(skip), edges.index(skip + width_bins)
+        out[:, j] = block_min[first] if last == first + 1 else np.minimum.reduce(block_min[first:last])
+    return out
