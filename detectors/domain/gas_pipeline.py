@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State
 from detectors.domain.policy import LevelThresholds
-from detectors.domain.ring import PointRing
+from detectors.domain.ring import RECENT_POINTS, PointRing
 from detectors.domain.rule import (
     DomainRule,
     Measures,
@@ -72,7 +72,7 @@ class PipelinePressureDrop(DomainRule[PipelinePressureDropParams]):
 
     def __init__(self, params: PipelinePressureDropParams | None = None) -> None:
         super().__init__(params or PipelinePressureDropParams())
-        self.ring = PointRing("pres", self.params.max_points)
+        self.ring = PointRing("pres", self.params.max_points, recent=RECENT_POINTS)
 
     @classmethod
     def conformance_examples(cls) -> Sequence[PipelinePressureDrop]:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State
 from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
-from detectors.domain.ring import PointRing
+from detectors.domain.ring import RECENT_POINTS, PointRing
 from detectors.domain.rule import (
     DomainRule,
     Measures,
@@ -96,7 +96,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
 
     def __init__(self, params: PipelinePressureDropSigmaParams | None = None) -> None:
         super().__init__(params or PipelinePressureDropSigmaParams())
-        self.ring = PointRing("pres", self.params.max_points)
+        self.ring = PointRing("pres", self.params.max_points, recent=RECENT_POINTS)
 
     @classmethod
     def conformance_examples(cls) -> Sequence[PipelinePressureDropSigma]:

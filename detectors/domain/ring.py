@@ -24,15 +24,21 @@ from detectors.base import State
 EMPTY_TS = np.iinfo(np.int64).min
 #: bin index of a ring that never saw a reading
 NO_BIN = np.iinfo(np.int64).min
+#: newest-stored points a short-window fit looks at first (:class:`PointRing` ``recent``): a 60 s window
+#: at one reading per few seconds holds about a dozen of them
+RECENT_POINTS = 16
 
 
 class PointRing:
     """Last ``points`` readings per sensor: ``<prefix>_ts``, ``_x``, ``_head`` (next slot), ``_newest_ts``."""
 
-    def __init__(self, prefix: str, points: int) -> None:
+    def __init__(self, prefix: str, points: int, recent: int | None = None) -> None:
         if points < 2:
             raise ValueError(f"a point ring needs at least 2 points, got {points}")
         self.points = points
+        #: fit over the ``recent`` most recently stored points when a row's window holds no other (None:
+        #: always over the whole ring); for windows much shorter than the ring
+        self.recent = recent if recent is not None and 2 <= recent < points else None
         self.ts_key = f"{prefix}_ts"
         self.x_key = f"{prefix}_x"
         self.head_key = f"{prefix}_head"
@@ -64,6 +70,14 @@ class PointRing:
         The window is ``(newest - window_ms, newest]``. Returns ``(slope, points, span_ms)``; the slope is
         NaN with fewer than 2 distinct times.
         """
+        if self.recent is not None and rows.size:
+            return self._recent_slope(state, rows, window_ms)
+        return self._whole_slope(state, rows, window_ms)
+
+    def _whole_slope(
+        self, state: State, rows: NDArray[np.int32], window_ms: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+        """:meth:`window_slope` over every stored point."""
         newest = state[self.newest_key][rows]
         ts = state[self.ts_key][rows]
         x = state[self.x_key][rows]
@@ -86,6 +100,64 @@ class PointRing:
             sxy = np.einsum("ij,ij->i", t, xr) - st * sx / nf
             slope = np.where(sxx > 1e-9 * stt, sxy / sxx, np.nan)
         return slope, n.astype(np.int64), span_ms.astype(np.int64)
+
+    def _recent_slope(
+        self, state: State, rows: NDArray[np.int32], window_ms: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+        """:meth:`window_slope` over the ``recent`` newest-stored points of the rows whose window holds
+        no other stored point (the rest over the whole ring).
+
+        The recent points are gathered slot-major (``(recent, m)``), so every per-row sum runs over whole
+        rows of sensors. Which rows qualify is decided per row from its own points, so a sensor's slope
+        never depends on the other sensors of the batch.
+        """
+        k, p = int(self.recent or 0), self.points
+        newest = state[self.newest_key][rows]
+        seen = newest != EMPTY_TS
+        lo = np.where(seen, newest - window_ms, np.iinfo(np.int64).max)
+        head = state[self.head_key][rows]
+        # points of the window among all stored ones (every stored ts is ≤ newest)
+        flags = state[self.ts_key][rows] > lo[:, None]
+        if p % 8:
+            in_window = np.count_nonzero(flags, axis=1).astype(np.uint64)
+        else:  # eight flags per word, counted by one multiplication each (no row-wise reduction)
+            words = flags.view(np.uint64)
+            in_window = np.zeros(rows.size, dtype=np.uint64)
+            for j in range(words.shape[1]):
+                in_window += (words[:, j] * _BYTE_SUM) >> np.uint64(56)
+        recent = (head[None, :] - 1 - np.arange(k)[:, None]) % p  # (k, m), newest-stored first
+        ts = state[self.ts_key][rows[None, :], recent]
+        inside = (ts > lo) & (ts <= newest)
+        n = np.count_nonzero(inside, axis=0)
+        oldest = np.where(inside, ts, np.iinfo(np.int64).max).min(axis=0)
+        span_ms = np.where(n > 0, newest - oldest, 0)
+        x = state[self.x_key][rows[None, :], recent]
+        t = np.where(inside, (ts - newest) * 1e-3, 0.0)  # seconds relative to the newest reading
+        xr = np.where(inside, x - x[0], 0.0)  # values relative to the last one stored
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nf = n.astype(np.float64)
+            st, sx = _sum_rows(t), _sum_rows(xr)
+            stt = _sum_rows(t * t)
+            sxx = stt - st * st / nf
+            sxy = _sum_rows(t * xr) - st * sx / nf
+            slope = np.where(sxx > 1e-9 * stt, sxy / sxx, np.nan)
+        n, span_ms = n.astype(np.int64), span_ms.astype(np.int64)
+        whole = np.flatnonzero(in_window != n.astype(np.uint64))  # an older-stored point in the window
+        if whole.size:
+            slope[whole], n[whole], span_ms[whole] = self._whole_slope(state, rows[whole], window_ms[whole])
+        return slope, n, span_ms
+
+
+_BYTE_SUM = np.uint64(0x0101010101010101)  # × a word of 0/1 bytes: their count in the top byte
+
+
+def _sum_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Sum over the leading axis, strictly in order (numpy may sum pairwise when there is one column,
+    which would make a sensor's sums depend on how many others share its batch)."""
+    out = a[0].copy()
+    for row in a[1:]:
+        out += row
+    return out
 
 
 class BinRing:

@@ -118,3 +118,31 @@ def test_configure_reads_every_sensors_params_and_names_the_first_bad_one() -> N
     ):
         with pytest.raises(SensorParamError, match=f"sensor {where}:"):
             rule.configure(rule.init_state(3), bad, ["a", "b", "c"])
+
+
+def test_recent_point_fit_equals_the_whole_ring_fit() -> None:
+    """A short-window fit over the newest-stored points gives the whole-ring fit (to rounding), also with
+    late readings stored out of order and rows whose window reaches older-stored points."""
+    from detectors.domain.ring import PointRing
+
+    rng = np.random.default_rng(7)
+    whole, recent = PointRing("p", 64), PointRing("p", 64, recent=16)
+    state = whole.init_state(400)
+    t = np.full(400, 1_800_000_000_000, dtype=np.int64)
+    for step in range(150):
+        rows = np.flatnonzero(rng.random(400) < 0.8).astype(np.int32)
+        late = rng.random(rows.size) < 0.05
+        t[rows] += rng.integers(1000, 9000, rows.size)
+        ts = np.where(late, t[rows] - rng.integers(10_000, 200_000, rows.size), t[rows])
+        whole.push(state, rows, ts, rng.normal(size=rows.size).cumsum() + step)
+    rows = np.arange(400, dtype=np.int32)
+    for window in (20_000, 60_000, 400_000):
+        w = np.full(400, window, dtype=np.int64)
+        a, b = whole.window_slope(state, rows, w), recent.window_slope(state, rows, w)
+        np.testing.assert_array_equal(b[1], a[1])
+        np.testing.assert_array_equal(b[2], a[2])
+        np.testing.assert_allclose(b[0], a[0], rtol=1e-9, atol=1e-12)
+        # one sensor alone gets exactly what it gets in the whole batch
+        for r in (0, 17, 399):
+            one = recent.window_slope(state, rows[r : r + 1], w[r : r + 1])
+            np.testing.assert_array_equal(one[0], b[0][r : r + 1])
