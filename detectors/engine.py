@@ -232,6 +232,7 @@ class Engine:
         code_of = {k: i for i, k in enumerate(kinds)}
         self._kind_code = np.array([code_of[k] for k in registry.kinds.tolist()], dtype=np.int16)
         self._kind_codes = {r.name: [code_of[k] for k in r.kinds if k in code_of] for r in self.rules}
+        self._kind_set = {name: frozenset(codes) for name, codes in self._kind_codes.items()}
         # rank of every registry row in (kind, row) order: one sort of a call's readings groups them
         by_kind_then_row = np.lexsort((np.arange(n), self._kind_code))
         self._kind_rank = np.empty(n, dtype=np.int64)
@@ -508,6 +509,7 @@ class Engine:
         outputs: dict[int, tuple[RuleOutput, Batch]] = {}
         no_rows = np.empty(0, dtype=np.int32)
         by_kind = self._by_kind(rr, tt)
+        batches: dict[tuple[frozenset[int], int], tuple[NDArray[np.int64], Batch, NDArray[np.int64]]] = {}
         # --- data quality hook (detectors.quality): flag every reading before the hazard rules -------
         qc = self._quality.run(work.cows[-1], rr, tt, v0)
         withheld_any, suspect_any = bool(qc.withheld.any()), bool(qc.suspect.any())
@@ -528,14 +530,17 @@ class Engine:
                         now,
                     )
                 continue
-            pick = parts[0] if len(parts) == 1 else np.concatenate(parts)
-            local = self._local_of[rule.name][rr[pick]]
-            if len(parts) > 1:  # merge the kinds' runs: by sensor row, time order kept (unique keys)
-                merged = np.argsort(local.astype(np.int64) * pick.size + np.arange(pick.size))
-                pick, local = pick[merged], local[merged]
-            rule_values = vv[pick, : rule.channels] if rule.channels else v0[pick]
-            batch = Batch(local, tt[pick], rule_values)
-            pos = idx[pick]
+            # rules of the same kinds (and channels) see the same batch: built once per segment
+            key = (self._kind_set[rule.name], rule.channels)
+            if key not in batches:
+                pick = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                local = self._local_of[rule.name][rr[pick]]
+                if len(parts) > 1:  # merge the kinds' runs: by sensor row, time order kept (unique keys)
+                    merged = np.argsort(local.astype(np.int64) * pick.size + np.arange(pick.size))
+                    pick, local = pick[merged], local[merged]
+                rule_values = vv[pick, : rule.channels] if rule.channels else v0[pick]
+                batches[key] = (pick, Batch(local, tt[pick], rule_values), idx[pick])
+            pick, batch, pos = batches[key]
             out = rule.evaluate_in_place(work.rule_state(rule.name), batch)
             if suspect_any:  # data quality: a suspect reading cannot raise the pair's level
                 out = hold_back(out, batch, qc.suspect[pick], work.cows[g]["level"])
