@@ -181,8 +181,10 @@ class Detector(ABC, Generic[P]):
         return int(next(iter(state.values())).shape[0]) if state else 0
 
     def state_key(self) -> str:
-        """Changes when the parameters or the state layout change."""
-        layout = sorted((k, v.dtype.str, v.shape[1:]) for k, v in self.init_state(1).items())
+        """Changes when the parameters or the state layout change (memo columns aside: ``MEMO_PREFIX``)."""
+        layout = sorted(
+            (k, v.dtype.str, v.shape[1:]) for k, v in self.init_state(1).items() if not is_memo(k)
+        )
         text = f"{type(self).__module__}.{type(self).__qualname__}|{_params_text(self.params)}|{layout}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -196,7 +198,25 @@ class Detector(ABC, Generic[P]):
             key = str(data["__state_key__"])
             if key != self.state_key():
                 raise StateKeyMismatchError(f"{self.name}: snapshot key {key} != {self.state_key()}")
-            return {k: data[k].copy() for k in data.files if k != "__state_key__"}
+            state = {k: data[k].copy() for k in data.files if k != "__state_key__"}
+        return with_memos(state, self.init_state(self.capacity(state)))
+
+
+#: prefix of memo columns: values a detector derives from its other columns and keeps to save work
+#: (e.g. the sums of a fit window's older bins). A memo never changes a result: recomputed from the other
+#: columns it gives exactly what it holds. So memos are left out of ``state_key`` (a snapshot taken
+#: without them, by an older version, still restores) and a restored state missing them gets cold ones.
+MEMO_PREFIX = "memo_"
+
+
+def is_memo(key: str) -> bool:
+    return key.startswith(MEMO_PREFIX)
+
+
+def with_memos(state: State, cold: Mapping[str, np.ndarray]) -> State:
+    """``state`` plus the memo columns of ``cold`` (same rows) it lacks."""
+    missing = {k: v for k, v in cold.items() if is_memo(k) and k not in state}
+    return {**state, **missing} if missing else state
 
 
 def _params_text(params: Any) -> str:

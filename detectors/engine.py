@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.base import Batch, State, StateKeyMismatchError, copy_learned
+from detectors.base import Batch, State, StateKeyMismatchError, copy_learned, is_memo, with_memos
 from detectors.domain import DomainRule, default_rules
 from detectors.domain.rule import RuleOutput
 from detectors.lifecycle import reasons
@@ -814,6 +814,11 @@ class Engine:
                     sensors[col] = data[key].copy()
                 else:
                     (rules if part == "rule" else alarms)[name][col] = data[key].copy()
+        n_saved = int(meta["n_sensors"])
+        for rule in self.rules:  # memo columns (derived, left out of the state key) a snapshot may lack
+            if any(is_memo(k) for k in self._cold[rule.name]) and rule.name in rules:
+                saved = int(np.count_nonzero(self._local_of[rule.name][:n_saved] >= 0))
+                rules[rule.name] = with_memos(rules[rule.name], rule.init_state(saved))
         state = EngineState(
             rules,
             alarms,

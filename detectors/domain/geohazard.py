@@ -171,7 +171,8 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
 
     def __init__(self, params: LandslideTangentAngleParams | None = None) -> None:
         super().__init__(params or LandslideTangentAngleParams())
-        self.bins = FitBins("ta_fit", self.params.slots_per_window)
+        k = self.params.slots_per_window
+        self.bins = FitBins("ta_fit", k, windows=((0, k),))
 
     @classmethod
     def conformance_examples(cls) -> Sequence[LandslideTangentAngle]:

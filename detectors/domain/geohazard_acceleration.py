@@ -107,7 +107,9 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
         super().__init__(params or LandslideAccelerationParams())
         k = self.params.slots_per_window
         self.divisors = tuple(d for d in SCALE_DIVISORS if k % d == 0)
-        self.bins = FitBins("acc_fit", 2 * k)
+        #: back-to-back windows per scale, longest first: (trailing, the one before)
+        self.windows = tuple(w for d in self.divisors for w in ((0, k // d), (k // d, k // d)))
+        self.bins = FitBins("acc_fit", 2 * k, windows=self.windows)
 
     @classmethod
     def conformance_examples(cls) -> Sequence[LandslideAcceleration]:
@@ -157,9 +159,7 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
 
     def _scales(self, state: State, rows: NDArray[np.int32]) -> list[dict[str, NDArray]]:
         """a and its parts over back-to-back windows of ``accel_window_s / divisor``, per divisor."""
-        k = self.params.slots_per_window
-        windows = tuple(w for d in self.divisors for w in ((0, k // d), (k // d, k // d)))
-        fits = self.bins.fits(state, rows, windows)
+        fits = self.bins.fits(state, rows, self.windows)
         noise_k = state["sp_accel_noise_sigmas"][rows]
         out = []
         for j, divisor in enumerate(self.divisors):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.base import State
+from detectors.base import MEMO_PREFIX, State
 from detectors.domain.ring import EMPTY_TS, NO_BIN
 
 _SUMS = ("n", "st", "sx", "stt", "stx", "sxx")
@@ -53,7 +53,7 @@ class LineFit:
 class FitBins:
     """``slots`` event-time bins per sensor under ``<prefix>_*`` keys (see module docstring)."""
 
-    def __init__(self, prefix: str, slots: int) -> None:
+    def __init__(self, prefix: str, slots: int, windows: tuple[tuple[int, int], ...] = ()) -> None:
         if slots < 1:
             raise ValueError(f"a fit ring needs at least one slot, got {slots}")
         self.slots = slots
@@ -64,6 +64,11 @@ class FitBins:
         self.width_key = f"{prefix}_width_ms"
         self.newest_key = f"{prefix}_newest_ts"
         self.sum_keys = {name: f"{prefix}_{name}" for name in _SUMS}
+        #: the windows the rule fits at every reading: their older bins' sums are memos
+        self.windows = tuple(windows)
+        self.memo_sums_key = f"{MEMO_PREFIX}{prefix}_older_sums"
+        self.memo_tmin_key = f"{MEMO_PREFIX}{prefix}_older_tmin"
+        self.memo_top_key = f"{MEMO_PREFIX}{prefix}_older_top"
 
     def init_state(self, capacity: int) -> State:
         shape = (capacity, self.slots)
@@ -75,6 +80,11 @@ class FitBins:
             self.newest_key: np.full(capacity, EMPTY_TS, dtype=np.int64),
         }
         state.update({key: np.zeros(shape, dtype=np.float64) for key in self.sum_keys.values()})
+        if self.windows:
+            w = len(self.windows)
+            state[self.memo_sums_key] = np.zeros((capacity, w, len(_SUMS)), dtype=np.float64)
+            state[self.memo_tmin_key] = np.full((capacity, w), _I64_MAX, dtype=np.int64)
+            state[self.memo_top_key] = np.full(capacity, NO_BIN, dtype=np.int64)  # NO_BIN: not held
         return state
 
     def push(
@@ -94,11 +104,18 @@ class FitBins:
             state[self.bin_key][r] = NO_BIN
             state[self.newest_key][r] = EMPTY_TS
             state[self.width_key][r] = bin_ms[changed]
+            if self.windows:
+                state[self.memo_top_key][r] = NO_BIN
         b = ts_ms // bin_ms
         slot = b % self.slots
         held = state[self.bin_key][rows, slot]
         keep = held <= b  # a slot holding a newer bin means this reading is older than the ring: dropped
         rows, ts_ms, x, b, slot = rows[keep], ts_ms[keep], x[keep], b[keep], slot[keep]
+        if self.windows:  # a late reading changes an older bin: its windows' memo no longer holds
+            newest = state[self.newest_key][rows]
+            older = (newest != EMPTY_TS) & (b < newest // bin_ms[keep])
+            if older.any():
+                state[self.memo_top_key][rows[older]] = NO_BIN
         fresh = held[keep] < b
         if fresh.any():
             fr, fs = rows[fresh], slot[fresh]
@@ -131,33 +148,78 @@ class FitBins:
     def fits(self, state: State, rows: NDArray[np.int32], windows: tuple[tuple[int, int], ...]) -> LineFit:
         """:meth:`fit` for several ``(skip_bins, n_bins)`` windows at once: arrays of shape ``(m, w)``.
 
-        Each bin's contribution to the sums is computed once, relative to the newest reading's time and
-        to the reference value of the bin holding it, then added up per window. Bins outside a window
-        (empty, stale or newer than the newest reading) get weight 0 in that window's sums.
+        A window's sums are those of its older bins (age ≥ 1) plus those of the newest bin, all relative
+        to the start of the newest bin and to its reference value. The older bins change only when the
+        newest bin moves on (or a late reading lands in one), so for the ring's own :attr:`windows` their
+        sums are kept as memos (``memo_*`` columns, refreshed here, for the rows given) and the newest bin
+        is added at every reading. The memo holds exactly what a recomputation gives.
         """
-        m, slots = rows.size, self.slots
+        slots = self.slots
         newest = state[self.newest_key][rows]
         width = np.maximum(state[self.width_key][rows], 1)
         seen = newest != EMPTY_TS
         top = np.where(seen, newest // width, NO_BIN)
+        slot0 = np.where(seen, top % slots, 0)  # the newest bin (a push always stores the newest reading)
+        memo = bool(self.windows) and tuple(windows) == self.windows
+        if memo:
+            fresh = np.flatnonzero(seen & (state[self.memo_top_key][rows] != top))
+            if fresh.size:
+                r = rows[fresh]
+                older, older_tmin = self._older_sums(state, r, top[fresh], width[fresh], windows)
+                state[self.memo_sums_key][r] = older
+                state[self.memo_tmin_key][r] = older_tmin
+                state[self.memo_top_key][r] = top[fresh]
+            sums = state[self.memo_sums_key][rows]  # (m, w, 6)
+            tmin = state[self.memo_tmin_key][rows]
+            sums[~seen] = 0.0  # never saw a reading: no bins
+            tmin[~seen] = _I64_MAX
+        else:
+            sums, tmin = self._older_sums(state, rows, top, width, windows)
+        newest_bin = np.stack([state[key][rows, slot0] for key in self.sum_keys.values()], axis=1)
+        newest_bin[~seen] = 0.0
+        newest_tmin = np.where(seen, state[self.tmin_key][rows, slot0], _I64_MAX)
+        for j, (skip, _) in enumerate(windows):
+            if skip == 0:  # the window holds the newest bin
+                sums[:, j] += newest_bin
+                np.minimum(tmin[:, j], newest_tmin, out=tmin[:, j])
+        big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
+        points = big_n.astype(np.int64)
+        span_ms = np.where(points > 0, newest[:, None] - tmin, 0).astype(np.int64)
+        # times are relative to the newest bin's start; the mean is reported relative to the newest reading
+        to_newest = np.where(seen, newest - np.where(seen, top, 0) * width, 0) * 1e-3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s_tt = t2 - t1 * t1 / big_n
+            s_tx = tx - t1 * x1 / big_n
+            s_xx = x2 - x1 * x1 / big_n
+            ok = (big_n >= 2) & (s_tt > 1e-9 * np.maximum(t2, 1e-300))
+            slope = np.where(ok, s_tx / s_tt, np.nan)
+            ssr = np.maximum(s_xx - slope * s_tx, 0.0)
+            sigma = np.where(ok & (big_n >= 3), np.sqrt(ssr / (big_n - 2.0) / s_tt), np.nan)
+            t_mean = np.where(big_n > 0, t1 / big_n - to_newest[:, None], np.nan)
+        return LineFit(slope, sigma, points, span_ms, t_mean)
+
+    def _older_sums(
+        self,
+        state: State,
+        rows: NDArray[np.int32],
+        top: NDArray[np.int64],
+        width: NDArray[np.int64],
+        windows: tuple[tuple[int, int], ...],
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``(m, w, 6)`` sums and ``(m, w)`` earliest reading of each window's bins of age ≥ 1, relative to
+        the start of bin ``top`` and to its reference value (rows that saw a reading). Per row only: a
+        row's sums never depend on the other rows given."""
+        m, slots = rows.size, self.slots
         bins = state[self.bin_key][rows]
-        filled = (bins != NO_BIN) & (bins <= top[:, None])
-        filled &= seen[:, None]
-        age = top[:, None] - bins  # 0 = the newest bin; meaningless (may wrap) where not filled
-        # the newest bin (the reference of the values) sits in slot top % slots: a push always stores
-        # the newest reading, and no other slot can hold that bin number
-        ref = np.where(seen, top % slots, 0)
-        at = np.arange(m)
+        filled = (bins != NO_BIN) & (bins < top[:, None])  # older than the newest bin
+        age = top[:, None] - bins  # meaningless (may wrap) where not filled
+        xr = state[self.xr_key][rows]
         s = self.sum_keys
         n, st, sx = state[s["n"]][rows], state[s["st"]][rows], state[s["sx"]][rows]
-        # the sums of every bin relative to the newest reading's time and the reference value: the
-        # arithmetic (and its rounding) of n·start² + 2·start·st + stt etc., with fewer temporaries
         with np.errstate(over="ignore", invalid="ignore"):
-            start = bins * width[:, None]
-            start -= newest[:, None]
-            start = start * 1e-3  # bin start, s before the newest reading
-            xr = state[self.xr_key][rows]
-            d = xr - xr[at, ref][:, None]
+            start = (bins - top[:, None]) * width[:, None]
+            start = start * 1e-3  # bin start, s before the newest bin's start
+            d = xr - xr[np.arange(m), top % slots][:, None]
             parts = np.empty((m, 6, slots), dtype=np.float64)
             parts[:, 0] = n
             ns = n * start
@@ -181,22 +243,11 @@ class FitBins:
         hi = np.array([skip + width_bins for skip, width_bins in windows])
         sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
         sel &= filled[:, None, :]
-        # a bin outside the window adds 0·part: its parts are finite (empty and stale bins hold finite sums)
-        sums = np.einsum("mks,mws->mwk", parts, sel.astype(np.float64))
-        big_n, t1, x1, t2, tx, x2 = (sums[..., i] for i in range(6))
+        # per window and sum, the slots' parts added along the contiguous last axis: the same order for
+        # every row, however many rows there are (a bin outside the window adds an exact 0)
+        sums = (parts[:, None, :, :] * sel[:, :, None, :]).sum(axis=-1)
         tmin = _window_minima(state[self.tmin_key][rows], age, filled, windows)
-        points = big_n.astype(np.int64)
-        span_ms = np.where(points > 0, newest[:, None] - tmin, 0).astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s_tt = t2 - t1 * t1 / big_n
-            s_tx = tx - t1 * x1 / big_n
-            s_xx = x2 - x1 * x1 / big_n
-            ok = (big_n >= 2) & (s_tt > 1e-9 * np.maximum(t2, 1e-300))
-            slope = np.where(ok, s_tx / s_tt, np.nan)
-            ssr = np.maximum(s_xx - slope * s_tx, 0.0)
-            sigma = np.where(ok & (big_n >= 3), np.sqrt(ssr / (big_n - 2.0) / s_tt), np.nan)
-            t_mean = np.where(big_n > 0, t1 / big_n, np.nan)
-        return LineFit(slope, sigma, points, span_ms, t_mean)
+        return sums, tmin
 
     def newest(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.int64]:
         return state[self.newest_key][rows]

@@ -83,7 +83,8 @@ class Waterlogging(DomainRule[WaterloggingParams]):
 
     def __init__(self, params: WaterloggingParams | None = None) -> None:
         super().__init__(params or WaterloggingParams())
-        self.bins = FitBins("wl_fit", self.params.slots_per_window)
+        k = self.params.slots_per_window
+        self.bins = FitBins("wl_fit", k, windows=((0, k),))
 
     @classmethod
     def conformance_examples(cls) -> Sequence[Waterlogging]:

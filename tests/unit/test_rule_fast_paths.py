@@ -146,3 +146,62 @@ def test_recent_point_fit_equals_the_whole_ring_fit() -> None:
         for r in (0, 17, 399):
             one = recent.window_slope(state, rows[r : r + 1], w[r : r + 1])
             np.testing.assert_array_equal(one[0], b[0][r : r + 1])
+
+
+def _fit_fields(fit: object) -> list[np.ndarray]:
+    return [getattr(fit, f) for f in ("slope", "sigma_slope", "points", "span_ms", "t_mean_s")]
+
+
+def test_fit_memos_hold_exactly_what_a_recomputation_gives() -> None:
+    """Fits read from the older bins' memos equal fits recomputed from the bins (memos cleared), equal a
+    sensor fitted alone, equal the fit of the same rows without memos; with late readings, width changes
+    and sensors never seen."""
+    from detectors.domain.geohazard_fit import FitBins
+
+    windows = ((0, 4), (4, 4), (0, 2), (2, 2))
+    memo, plain = FitBins("f", 8, windows=windows), FitBins("f", 8)
+    rng = np.random.default_rng(11)
+    state = memo.init_state(300)
+    t = np.full(300, 1_800_000_000_000, dtype=np.int64)
+    for step in range(120):
+        rows = np.flatnonzero(rng.random(300) < 0.7).astype(np.int32)
+        rows = rows[rows >= 3]  # rows 0..2 never see a reading
+        t[rows] += rng.integers(200, 4000, rows.size)
+        late = rng.random(rows.size) < 0.05
+        ts = np.where(late, t[rows] - rng.integers(1000, 30_000, rows.size), t[rows])
+        width = np.where(rows % 50 == 7, 5000 if step < 60 else 4000, 3000).astype(np.int64)  # a change
+        memo.push(state, rows, ts, rng.normal(size=rows.size) + 0.01 * step, width)
+        every = np.arange(300, dtype=np.int32)
+        got = memo.fits(state, every, windows)
+        cleared = {k: v.copy() for k, v in state.items()}
+        cleared[memo.memo_top_key][:] = NO_BIN
+        for a, b in zip(_fit_fields(got), _fit_fields(memo.fits(cleared, every, windows)), strict=True):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(_fit_fields(got), _fit_fields(plain.fits(state, every, windows)), strict=True):
+            np.testing.assert_array_equal(a, b)
+        r = int(rng.integers(0, 300))
+        alone = memo.fits({k: v.copy() for k, v in state.items()}, every[r : r + 1], windows)
+        for a, b in zip(_fit_fields(got), _fit_fields(alone), strict=True):
+            np.testing.assert_array_equal(a[r : r + 1], b)
+    assert np.isnan(got.slope[:3]).all() and (got.points[:3] == 0).all()
+
+
+def test_fit_against_a_direct_least_squares_fit() -> None:
+    from detectors.domain.geohazard_fit import FitBins
+
+    bins = FitBins("f", 6, windows=((0, 6),))
+    state = bins.init_state(1)
+    rng = np.random.default_rng(5)
+    ts = 1_800_000_000_000 + np.cumsum(rng.integers(500, 3000, 200))
+    x = 0.002 * (ts - ts[0]) / 1000 + rng.normal(scale=0.1, size=ts.size) + 1000.0
+    row = np.array([0], dtype=np.int32)
+    for i in range(ts.size):
+        bins.push(state, row, ts[i : i + 1], x[i : i + 1], np.array([10_000]))
+        fit = bins.fit(state, row, 0, 6)
+        top = ts[i] // 10_000
+        inside = (ts[: i + 1] // 10_000) > top - 6
+        if inside.sum() >= 2:
+            want = np.polyfit((ts[: i + 1][inside] - ts[i]) / 1000.0, x[: i + 1][inside], 1)[0]
+            np.testing.assert_allclose(fit.slope[0], want, rtol=1e-7, atol=1e-12)
+            assert fit.points[0] == inside.sum()
+            np.testing.assert_allclose(fit.t_mean_s[0], np.mean((ts[: i + 1][inside] - ts[i]) / 1000.0))
