@@ -70,7 +70,7 @@ class Rainstorm(DomainRule[RainstormParams]):
         super().__init__(params or RainstormParams())
         p = self.params
         self.widths = tuple(h * HOUR_MS // p.bin_ms for h in WINDOWS_H)
-        self.ring = BinRing("rain", p.bin_ms, self.widths[-1])
+        self.ring = BinRing("rain", p.bin_ms, self.widths[-1], widths=self.widths)
 
     @classmethod
     def conformance_examples(cls) -> Sequence[Rainstorm]:

@@ -83,7 +83,7 @@ class AntecedentRainfall(DomainRule[AntecedentRainfallParams]):
         p = self.params
         self.day_bins = DAY_MS // p.bin_ms
         self.widths = tuple(self.day_bins * (d + 1) for d in range(p.days + 1))
-        self.ring = BinRing("ante", p.bin_ms, self.widths[-1])
+        self.ring = BinRing("ante", p.bin_ms, self.widths[-1], widths=self.widths)
 
     @classmethod
     def conformance_examples(cls) -> Sequence[AntecedentRainfall]:

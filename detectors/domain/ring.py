@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.base import State
+from detectors.base import MEMO_PREFIX, State
 
 #: ``ts_ms`` of an empty slot: older than any window
 EMPTY_TS = np.iinfo(np.int64).min
@@ -163,7 +163,7 @@ def _sum_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
 class BinRing:
     """Event-time bins per sensor under ``<prefix>_bins`` (sums) and ``<prefix>_head`` (newest bin index)."""
 
-    def __init__(self, prefix: str, bin_ms: int, bins: int) -> None:
+    def __init__(self, prefix: str, bin_ms: int, bins: int, widths: tuple[int, ...] = ()) -> None:
         if bin_ms <= 0 or bins <= 0:
             raise ValueError("bin_ms and bins must be positive")
         self.bin_ms = bin_ms
@@ -171,12 +171,20 @@ class BinRing:
         self.bins_key = f"{prefix}_bins"
         self.head_key = f"{prefix}_head"
         self._positions = np.arange(bins, dtype=np.int64)
+        #: the trailing widths the rule sums at every reading: their older bins' sums are memos
+        self.widths = tuple(widths)
+        self.memo_older_key = f"{MEMO_PREFIX}{prefix}_older_sums"
+        self.memo_head_key = f"{MEMO_PREFIX}{prefix}_older_head"
 
     def init_state(self, capacity: int) -> State:
-        return {
+        state = {
             self.bins_key: np.zeros((capacity, self.bins), dtype=np.float64),
             self.head_key: np.full(capacity, NO_BIN, dtype=np.int64),
         }
+        if self.widths:
+            state[self.memo_older_key] = np.zeros((capacity, len(self.widths)), dtype=np.float64)
+            state[self.memo_head_key] = np.full(capacity, NO_BIN, dtype=np.int64)  # NO_BIN: not held
+        return state
 
     def add(
         self, state: State, rows: NDArray[np.int32], ts_ms: NDArray[np.int64], x: NDArray[np.float64]
@@ -205,27 +213,54 @@ class BinRing:
         fits = b > new_head - self.bins
         state[self.bins_key][rows[fits], b[fits] % self.bins] += x[fits]
         state[self.head_key][rows] = new_head
+        if self.widths:  # a late increment changes an older bin: the memo of its row no longer holds
+            late = fits & (b < new_head)
+            if late.any():
+                state[self.memo_head_key][rows[late]] = NO_BIN
 
     def trailing_sums(
         self, state: State, rows: NDArray[np.int32], widths: tuple[int, ...]
     ) -> NDArray[np.float64]:
-        """``(m, len(widths))`` sums over the newest ``width`` bins of each row (the newest bin included)."""
+        """``(m, len(widths))`` sums over the newest ``width`` bins of each row (the newest bin included).
+
+        A sum is that of the ``width - 1`` older bins plus the newest bin. The older bins change only when
+        the newest bin moves on (or a late increment lands in one), so for the ring's own :attr:`widths`
+        their sums are kept as memos (``memo_*`` columns, refreshed here for the rows given); the memo
+        holds exactly what a recomputation gives.
+        """
         head = state[self.head_key][rows]
-        newest = (np.where(head == NO_BIN, 0, head) % self.bins).astype(np.int64)
-        csum = np.cumsum(state[self.bins_key][rows], axis=1)
-        at = np.arange(rows.size)
-        upto_newest = csum[at, newest]
-        total = csum[:, -1]
-        out = np.empty((rows.size, len(widths)), dtype=np.float64)
-        for j, w in enumerate(widths):
-            if w >= self.bins:
-                out[:, j] = total
-                continue
-            # circular range (newest - w, newest]: a prefix difference, wrapping past position 0
-            lo = newest - w
-            wrapped = lo < 0
-            out[:, j] = (
-                upto_newest - csum[at, np.where(wrapped, lo + self.bins, lo)] + np.where(wrapped, total, 0.0)
-            )
+        seen = head != NO_BIN
+        newest = (np.where(seen, head, 0) % self.bins).astype(np.int64)
+        if self.widths and tuple(widths) == self.widths:
+            fresh = np.flatnonzero(seen & (state[self.memo_head_key][rows] != head))
+            if fresh.size:
+                r = rows[fresh]
+                state[self.memo_older_key][r] = self._older_sums(state, r, newest[fresh], widths)
+                state[self.memo_head_key][r] = head[fresh]
+            older = state[self.memo_older_key][rows]
+            older[~seen] = 0.0  # never saw an increment: empty bins
+        else:
+            older = self._older_sums(state, rows, newest, widths)
+        out = older + state[self.bins_key][rows, newest][:, None]
         # prefix differences leave rounding residue (1e-15 mm where no rain fell): keep 1e-9 mm resolution
         return np.maximum(np.round(out, 9), 0.0)
+
+    def _older_sums(
+        self, state: State, rows: NDArray[np.int32], newest: NDArray[np.int64], widths: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """``(m, len(widths))`` sums over the ``width - 1`` bins before the newest of each row (per row:
+        prefix differences of the row's own running sum)."""
+        csum = np.cumsum(state[self.bins_key][rows], axis=1)
+        at = np.arange(rows.size)
+        total = csum[:, -1]
+        hi = (newest - 1) % self.bins  # the bin before the newest
+        upto_hi = csum[at, hi]
+        out = np.zeros((rows.size, len(widths)), dtype=np.float64)
+        for j, w in enumerate(widths):
+            if w <= 1:
+                continue
+            # circular range (newest - w, newest - 1]: a prefix difference, wrapping past position 0
+            lo = (newest - min(w, self.bins)) % self.bins
+            wrapped = lo >= hi
+            out[:, j] = upto_hi - csum[at, lo] + np.where(wrapped, total, 0.0)
+        return out

@@ -67,4 +67,10 @@ def test_memos_are_not_part_of_the_state_key() -> None:
     assert all(any(is_memo(k) for k in r.init_state(1)) is (r.name in MEMO_RULES) for r in default_rules())
 
 
-MEMO_RULES = {"landslide_tangent_angle", "landslide_acceleration", "waterlogging"}
+MEMO_RULES = {
+    "landslide_tangent_angle",
+    "landslide_acceleration",
+    "waterlogging",
+    "rainstorm",
+    "antecedent_rainfall",
+}

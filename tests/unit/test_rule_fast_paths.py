@@ -205,3 +205,43 @@ def test_fit_against_a_direct_least_squares_fit() -> None:
             np.testing.assert_allclose(fit.slope[0], want, rtol=1e-7, atol=1e-12)
             assert fit.points[0] == inside.sum()
             np.testing.assert_allclose(fit.t_mean_s[0], np.mean((ts[: i + 1][inside] - ts[i]) / 1000.0))
+
+
+def test_bin_ring_memos_hold_exactly_what_a_recomputation_gives() -> None:
+    """Trailing sums read from the older bins' memos equal sums recomputed (memos cleared), equal a gauge
+    alone, and equal direct sums of the newest bins, with late increments and long silences."""
+    from detectors.domain.ring import BinRing
+
+    widths = (1, 3, 6, 12, 20)
+    memo = BinRing("r", 1000, 12, widths=widths)
+    rng = np.random.default_rng(9)
+    state = memo.init_state(200)
+    t = np.full(200, 1_800_000_000_000, dtype=np.int64)
+    added: list[tuple[int, int, float]] = []
+    for _ in range(300):
+        rows = np.flatnonzero(rng.random(200) < 0.6).astype(np.int32)
+        rows = rows[rows >= 2]  # rows 0, 1 never see an increment
+        t[rows] += np.where(rng.random(rows.size) < 0.02, 30_000, rng.integers(50, 800, rows.size))
+        ts = np.where(rng.random(rows.size) < 0.05, t[rows] - rng.integers(1000, 9000, rows.size), t[rows])
+        x = np.round(rng.integers(0, 3, rows.size) * 0.1, 1)
+        memo.add(state, rows, ts, x)
+        added += list(zip(rows.tolist(), ts.tolist(), x.tolist(), strict=True))
+        every = np.arange(200, dtype=np.int32)
+        got = memo.trailing_sums(state, every, widths)
+        cleared = {k: v.copy() for k, v in state.items()}
+        cleared[memo.memo_head_key][:] = NO_BIN
+        np.testing.assert_array_equal(got, memo.trailing_sums(cleared, every, widths))
+        r = int(rng.integers(0, 200))
+        alone = memo.trailing_sums({k: v.copy() for k, v in state.items()}, every[r : r + 1], widths)
+        np.testing.assert_array_equal(alone, got[r : r + 1])
+    # direct sums: increments of bins within (head - w, head], as long as the ring held them
+    head = state[memo.head_key]
+    for r in (2, 50, 199):
+        for j, w in enumerate(widths):
+            want = 0.0
+            for row, ts_, x_ in added:
+                b = ts_ // 1000
+                if row == r and head[r] - min(w, 12) < b <= head[r]:
+                    want += x_
+            np.testing.assert_allclose(got[r, j], want, atol=1e-9)
+    assert (got[:2] == 0).all()
