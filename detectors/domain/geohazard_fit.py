@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,15 +126,21 @@ class FitBins:
             for key in self.sum_keys.values():
                 state[key][fr, fs] = 0.0
         tau = (ts_ms - b * bin_ms[keep]) * 1e-3
-        xi = x - state[self.xr_key][rows, slot]
+        at = rows.astype(np.int64) * self.slots + slot  # (row, slot) as one index of the flat arrays
+        xi = x - _flat(state[self.xr_key])[at]
         s = self.sum_keys
-        state[s["n"]][rows, slot] += 1.0
-        state[s["st"]][rows, slot] += tau
-        state[s["sx"]][rows, slot] += xi
-        state[s["stt"]][rows, slot] += tau * tau
-        state[s["stx"]][rows, slot] += tau * xi
-        state[s["sxx"]][rows, slot] += xi * xi
-        state[self.tmin_key][rows, slot] = np.minimum(state[self.tmin_key][rows, slot], ts_ms)
+        for key, add in (
+            ("n", 1.0),
+            ("st", tau),
+            ("sx", xi),
+            ("stt", tau * tau),
+            ("stx", tau * xi),
+            ("sxx", xi * xi),
+        ):
+            col = _flat(state[s[key]])
+            col[at] += add
+        tmin = _flat(state[self.tmin_key])
+        tmin[at] = np.minimum(tmin[at], ts_ms)
         state[self.newest_key][rows] = np.maximum(state[self.newest_key][rows], ts_ms)
 
     def fit(self, state: State, rows: NDArray[np.int32], skip_bins: int, n_bins: int) -> LineFit:
@@ -175,9 +182,12 @@ class FitBins:
             tmin[~seen] = _I64_MAX
         else:
             sums, tmin = self._older_sums(state, rows, top, width, windows)
-        newest_bin = np.stack([state[key][rows, slot0] for key in self.sum_keys.values()], axis=1)
+        at0 = rows.astype(np.int64) * slots + slot0
+        newest_bin = np.empty((rows.size, len(_SUMS)), dtype=np.float64)
+        for i, key in enumerate(self.sum_keys.values()):
+            newest_bin[:, i] = _flat(state[key])[at0]
         newest_bin[~seen] = 0.0
-        newest_tmin = np.where(seen, state[self.tmin_key][rows, slot0], _I64_MAX)
+        newest_tmin = np.where(seen, _flat(state[self.tmin_key])[at0], _I64_MAX)
         for j, (skip, _) in enumerate(windows):
             if skip == 0:  # the window holds the newest bin
                 sums[:, j] += newest_bin
@@ -277,3 +287,12 @@ def _window_minima(
         first, last = edges.index(skip), edges.index(skip + width_bins)
         out[:, j] = block_min[first] if last == first + 1 else np.minimum.reduce(block_min[first:last])
     return out
+
+
+def _flat(a: NDArray[Any]) -> NDArray[Any]:
+    """A contiguous ``(rows, slots)`` column as one flat view (indexed by ``row · slots + slot``), so a
+    scattered element costs one index, not two (a non-contiguous column, whose flat form would be a copy
+    that loses the writes, is refused)."""
+    if not a.flags.c_contiguous:
+        raise ValueError("fit ring columns must be C-contiguous")
+    return a.reshape(-1)
