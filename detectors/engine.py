@@ -35,7 +35,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,10 @@ class EngineState:
     identity_fingerprint: str
     params_fingerprint: str
     sensors: State = field(default_factory=dict)
+    #: per lifecycle group, lower bounds of its timer columns (due times): derived from the arrays, so a
+    #: call skips whole-column scans while no timer can be due; not part of snapshots (a restored state
+    #: starts without them and scans once)
+    hints: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +479,9 @@ class Engine:
         return EngineOutput(alerts, self._state(work, state), readings, tuple(unmatched))
 
     def _work(self, state: EngineState, in_place: bool = False) -> _Work:
-        cows = [Cow(state.alarms[r.name], in_place) for r in self.rules] + [Cow(state.sensors, in_place)]
+        hints = state.hints
+        cows = [Cow(state.alarms[r.name], in_place, hints.get(r.name)) for r in self.rules]
+        cows.append(Cow(state.sensors, in_place, hints.get(DEADMAN_RULE)))
         return _Work(dict(state.rules), cows, state.max_ts_ms, {r.name: [] for r in self.rules}, in_place)
 
     def _state(self, work: _Work, old: EngineState) -> EngineState:
@@ -487,6 +493,7 @@ class Engine:
             old.identity_fingerprint,
             old.params_fingerprint,
             work.cows[-1].state(),
+            {spec.name: dict(work.cows[g].hints) for g, spec in enumerate(self._groups)},
         )
 
     def _segment(

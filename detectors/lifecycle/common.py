@@ -10,6 +10,7 @@ batches anywhere gives the same alerts as the whole stream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -130,25 +131,55 @@ class Cow:
     its arrays: no copy at all.
     """
 
-    __slots__ = ("_cols", "_copied", "owned")
+    __slots__ = ("_cols", "_copied", "hints", "owned")
 
-    def __init__(self, state: State, owned: bool = False) -> None:
+    def __init__(self, state: State, owned: bool = False, hints: Mapping[str, int] | None = None) -> None:
         self._cols: State = dict(state)
         self._copied: set[str] = set()
         self.owned = owned
+        #: lower bounds of timer columns (every row's value is ≥ its bound) from earlier calls, so a call
+        #: need not scan a whole column to find that no timer is due (see :meth:`due_before`)
+        self.hints: dict[str, int] = dict(hints or {})
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self._cols[key]
 
-    def w(self, key: str) -> np.ndarray:
-        """The column, writable (a private copy, or the owner's array itself)."""
+    def _writable(self, key: str) -> np.ndarray:
         if not self.owned and key not in self._copied:
             self._cols[key] = self._cols[key].copy()
             self._copied.add(key)
         return self._cols[key]
 
+    def w(self, key: str) -> np.ndarray:
+        """The column, writable (a private copy, or the owner's array itself). Writes through it are not
+        seen, so the column's bound is forgotten (the next :meth:`due_before` scans it)."""
+        self.hints.pop(key, None)
+        return self._writable(key)
+
     def put(self, key: str, rows: NDArray[np.integer], values: object) -> None:
-        self.w(key)[rows] = values
+        """``column[rows] = values``, keeping the column's bound a lower bound."""
+        self._writable(key)[rows] = values
+        bound = self.hints.get(key)
+        if bound is not None and np.size(values):
+            self.hints[key] = min(bound, int(np.min(values)))
+
+    def due_before(self, key: str, now_ms: int) -> NDArray[np.int32]:
+        """Rows whose ``key`` (a timer column: a time or ``NO_DUE``) is before ``now_ms``.
+
+        A whole-column scan only when the column's bound does not already rule every row out; a scan
+        that finds nothing due records the column's minimum as its new bound, one that finds rows forgets
+        it (their timers fire and are set again).
+        """
+        bound = self.hints.get(key)
+        if bound is not None and bound >= now_ms:
+            return _EMPTY_I32
+        col = self._cols[key]
+        rows = np.flatnonzero(col < now_ms).astype(np.int32)
+        if rows.size:
+            self.hints.pop(key, None)
+        else:
+            self.hints[key] = int(col.min()) if col.size else int(NO_DUE)
+        return rows
 
     def state(self) -> State:
         return dict(self._cols)

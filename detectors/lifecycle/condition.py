@@ -100,9 +100,8 @@ class ConditionMachine:
                 rr, tt = r[step], t[step]
                 self._fire(c, cfg, rr, tt, ev)
                 self._reading(c, cfg, rr, tt, x[step], keep[step], ev)
-        due = c["due_ts_ms"]
-        if due.size and not cfg.pass_through:
-            cand = np.flatnonzero(due < now_ms).astype(np.int32)
+        if not cfg.pass_through:
+            cand = c.due_before("due_ts_ms", now_ms)
             if cand.size:
                 self._fire(c, cfg, cand, np.full(cand.size, now_ms, dtype=np.int64), ev)
         return ev.freeze()
@@ -130,6 +129,16 @@ class ConditionMachine:
     ) -> None:
         n = r.size
         if n == 0:
+            return
+        if n == 1 or bool(np.all(r[1:] != r[:-1])):  # one reading per pair: no run to follow
+            prev = c["level"][r]
+            changed = np.flatnonzero(x != prev)
+            rc, tc = r[changed], t[changed]
+            ev.add(rc, tc, prev[changed], x[changed], Cause.READING, Phase.READING, index[changed])
+            for key in ("level", "cond", "target"):
+                c.put(key, r, x)
+            if changed.size:
+                c.put("since_ts_ms", rc, tc)
             return
         same = np.r_[False, r[1:] == r[:-1]]
         prev = np.where(same, np.r_[np.int8(0), x[:-1]], c["level"][r]).astype(np.int8)

@@ -15,13 +15,14 @@ than the sensor's newest, or repeating its time, are ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import State
-from detectors.lifecycle.common import NEVER, Cause, Cow, EventBuffer, LevelEvents, Phase
+from detectors.lifecycle.common import NEVER, NO_DUE, Cause, Cow, EventBuffer, LevelEvents, Phase
 from detectors.lifecycle.settings import DEADMAN_GAPS
 
 _K = DEADMAN_GAPS
@@ -35,6 +36,9 @@ class DeadmanSettingsArrays:
     interval_ms: NDArray[np.int64]
     factor: NDArray[np.float64]
     learn: bool
+    #: key of the earliest-deadline bound in a state's hints; unique per settings object, since the bound
+    #: depends on these settings, not only on the state
+    hint_key: str = field(default_factory=lambda: f"deadman-deadline-{uuid.uuid4().hex}")
 
     @property
     def watched(self) -> NDArray[np.bool_]:
@@ -88,12 +92,20 @@ class Deadman:
         ev = EventBuffer()
         if rows.size:
             self._readings(c, cfg, rows, ts_ms, ev)
+        bound = c.hints.get(cfg.hint_key)
+        if bound is not None and bound >= now_ms:  # no deadline can be due: no scan of every sensor
+            return ev.freeze()
         last, fault = c["dm_last_ts"], c["fault"]
         seen = np.flatnonzero((fault == 0) & (last != NEVER)).astype(np.int32)
+        c.hints[cfg.hint_key] = NO_DUE
         if seen.size:
             interval = cfg.interval(seen, c["dm_learned_ms"][seen])
             deadline = cfg.deadline(seen, last[seen], interval)
-            hit = (cfg.factor[seen] > 0) & (interval > 0) & (deadline < now_ms)
+            armed = (cfg.factor[seen] > 0) & (interval > 0)
+            hit = armed & (deadline < now_ms)
+            later = deadline[armed & ~hit]
+            if later.size:  # the earliest deadline still ahead: the next call scans only once it is due
+                c.hints[cfg.hint_key] = int(later.min())
             if hit.any():
                 r = seen[hit]
                 c.put("fault", r, 1)
@@ -178,6 +190,13 @@ class Deadman:
         )
         c.put("dm_last_ts", lr, t[last])
         c.put("fault", lr, 0)
+        bound = c.hints.get(cfg.hint_key)
+        if bound is not None:  # the sensors that reported have new deadlines: keep the bound below them
+            interval = cfg.interval(lr, c["dm_learned_ms"][lr])
+            armed = (cfg.factor[lr] > 0) & (interval > 0)
+            if armed.any():
+                deadline = cfg.deadline(lr[armed], t[last][armed], interval[armed])
+                c.hints[cfg.hint_key] = min(bound, int(deadline.min()))
 
 
 def _window(

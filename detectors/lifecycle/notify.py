@@ -168,7 +168,7 @@ class Notifier:
         for g, c in enumerate(cows):
             for kind, col in _TIMER_COLUMNS:
                 due = c[col]
-                for row in np.flatnonzero(due < now_ms).tolist():
+                for row in c.due_before(col, now_ms).tolist():
                     self._push(int(due[row]), kind, g, row)
         i = 0
         while i < len(items) or self._heap:

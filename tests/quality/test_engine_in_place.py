@@ -10,6 +10,7 @@ busy alarm lifecycle, operator actions, idle ticks) and on every family's labell
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 
@@ -233,3 +234,30 @@ def test_pieces_of_whole_sensors_give_the_same_as_one_piece(default_scenario: Sc
             np.testing.assert_array_equal(b.readings[name].levels, ra.levels)
         a_state, b_state = a.state, b.state
     assert_engine_states_equal(b_state, a_state)
+
+
+def test_timer_bounds_never_change_a_result(default_scenario: Scenario) -> None:
+    """The timer bounds a state carries between calls (``EngineState.hints``: no whole-column scan while
+    no timer can be due) give the same alerts and states as scanning every column on every call."""
+    sc = default_scenario
+    rows, ts, values = scenario_columns(sc)
+    engine = Engine(sc.registry, lifecycle=BUSY)
+    kept, fresh = engine.init_state(), engine.init_state()
+    skipped = 0
+    cuts = odd_cuts(rows.size, 997)
+    for i, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+        a = engine.evaluate(kept, rows[lo:hi], ts[lo:hi], values[lo:hi], in_place=True)
+        b = engine.evaluate(dataclasses.replace(fresh, hints={}), rows[lo:hi], ts[lo:hi], values[lo:hi])
+        assert dumped(a.alerts) == dumped(b.alerts), f"call {i}"
+        kept, fresh = a.state, b.state
+        skipped += sum(
+            1 for g in kept.hints.values() for bound in g.values() if bound >= int(ts[min(hi, rows.size - 1)])
+        )
+        if i % 50 == 0:
+            assert_engine_states_equal(kept, fresh)
+    assert_engine_states_equal(kept, fresh)
+    silent = int(ts[-1]) + 3_600_000  # an idle hour: every deadline passes
+    ta, kept = engine.tick(kept, silent, in_place=True)
+    tb, fresh = engine.tick(dataclasses.replace(fresh, hints={}), silent)
+    assert dumped(ta) == dumped(tb) and any(a.channel.value == "sensor_fault" for a in ta)
+    assert skipped > 0, "the bounds must actually let calls skip scans"
