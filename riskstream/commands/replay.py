@@ -130,10 +130,12 @@ def replay_files(
     progress: Callable[[str], None] | None = None,
     report_bad: Callable[[str], None] | None = None,
     rules: Sequence[DomainRule] | None = None,
+    in_place: bool = True,
 ) -> ReplaySummary:
     """The whole command: files in, alerts file out. Raises for an unusable registry or config.
 
-    ``rules`` replaces the default rule set (as :class:`Engine` does); the command never sets it."""
+    ``rules`` replaces the default rule set (as :class:`Engine` does); the command never sets it.
+    ``in_place=False`` runs the engine's pure path instead (same alerts; for benchmarks)."""
     started, started_cpu = time.perf_counter(), time.process_time()
     if batch < 1:
         raise ValueError("--batch must be ≥ 1")
@@ -174,7 +176,7 @@ def replay_files(
     n = cols.rows.size
     next_report = time.perf_counter() + 2.0
     with output_path.open("w", encoding="utf-8") as out:
-        stream = replay_columns(engine, engine.init_state(), cols, actions, batch)
+        stream = replay_columns(engine, engine.init_state(), cols, actions, batch, in_place=in_place)
         for done, alerts, unmatched in stream:
             summary.unmatched_actions += unmatched
             for a in alerts:
