@@ -39,15 +39,16 @@ class DeadmanSettingsArrays:
     #: key of the earliest-deadline bound in a state's hints; unique per settings object, since the bound
     #: depends on these settings, not only on the state
     hint_key: str = field(default_factory=lambda: f"deadman-deadline-{uuid.uuid4().hex}")
+    #: whether any sensor is watched (computed once: every call asks)
+    active: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "active", bool(np.any(self.watched)))
 
     @property
     def watched(self) -> NDArray[np.bool_]:
         """Sensors the deadman may fault (those with a known or learnable interval and a factor > 0)."""
         return (self.factor > 0) & ((self.interval_ms > 0) | self.learn)
-
-    @property
-    def active(self) -> bool:
-        return bool(np.any(self.watched))
 
     def interval(self, rows: NDArray[np.int32], learned: NDArray[np.int64]) -> NDArray[np.int64]:
         param = self.interval_ms[rows]
