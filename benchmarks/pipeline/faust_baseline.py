@@ -19,7 +19,9 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -54,9 +56,11 @@ def main() -> None:
     args = ap.parse_args()
 
     checker = PerEventChecker(sensor_limits(make_registry(args.sensors, seed=args.seed)))
+    datadir = tempfile.mkdtemp(prefix="riskstream-bench-faust-")  # not the working directory
     app = faust.App(
         f"riskstream-bench-faust-{uuid.uuid4().hex[:12]}",
         broker=f"kafka://{args.bootstrap}",
+        datadir=datadir,
         store="memory://",
         web_enabled=False,
         autodiscover=False,
@@ -91,6 +95,7 @@ def main() -> None:
                 "faust": faust.__version__,
             }
         )
+        shutil.rmtree(datadir, ignore_errors=True)  # os._exit skips every cleanup handler
         os._exit(0)
 
     @app.agent(topic)
