@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from riskstream.kinds import KINDS, KindSpec, kind_spec
 from riskstream.schemas import Family
 
 COLUMNS = ("sensor_id", "family", "kind", "site", "area", "lat", "lon", "gateway_id", "unit", "params")
+_FAMILIES = {f.value: f for f in Family}
+#: orjson reads integers outside the 64-bit range as floats of at least this magnitude
+_INT64_LIMIT = 2.0**63
 
 
 class RegistryError(ValueError):
@@ -103,13 +108,14 @@ class Registry:
         except OSError as exc:
             raise RegistryError(f"cannot read sensor registry {path}: {exc.strerror}") from exc
         with fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            missing = [c for c in COLUMNS if c not in (header or [])]
+            if header is None or missing:
                 raise RegistryError(
                     f"{path}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}"
                 )
-            sensors = [_parse_row(row, path, line) for line, row in enumerate(reader, start=2)]
+            sensors = list(_parse_records(reader, header, path))
         return cls(sensors)
 
     def save(self, path: str | Path) -> None:
@@ -122,45 +128,121 @@ class Registry:
                 writer.writerow(s.to_row())
 
 
-def _parse_row(row: dict[str, str], path: Path, line: int) -> Sensor:
-    where = f"{path}:{line}"
-    try:
-        family = Family(row["family"])
-    except ValueError:
+def _parse_records(reader: Iterator[list[str]], header: list[str], path: Path) -> Iterator[Sensor]:
+    """The sensors of the records after the header, as :class:`csv.DictReader` would see them.
+
+    Blank records are skipped and not numbered (line = record number + 1, the header being line 1).
+    A record with one field per header name is read by position (a repeated name: its last column, as
+    in a dict); a shorter or longer one goes through the dict DictReader builds (missing fields None).
+    """
+    width = len(header)
+    column = {name: i for i, name in enumerate(header)}  # last occurrence wins, as in dict(zip(...))
+    pick = operator.itemgetter(*(column[c] for c in COLUMNS))
+    line = 1
+    for record in reader:
+        if not record:
+            continue
+        line += 1
+        if len(record) == width:
+            yield _sensor(*pick(record), path, line)
+        else:
+            yield _parse_row(_as_dict(header, record), path, line)
+
+
+def _as_dict(header: list[str], record: list[str]) -> dict[str | None, Any]:
+    """:class:`csv.DictReader`'s dict of a record: extra fields under None, missing ones None."""
+    row: dict[str | None, Any] = dict(zip(header, record, strict=False))
+    if len(record) > len(header):
+        row[None] = record[len(header) :]
+    for name in header[len(record) :]:
+        row[name] = None
+    return row
+
+
+def _parse_row(row: Mapping[str | None, Any], path: Path, line: int) -> Sensor:
+    return _sensor(*(row.get(c) for c in COLUMNS), path, line)
+
+
+def _sensor(
+    sensor_id: str | None,
+    family_name: str | None,
+    kind: str | None,
+    site: str | None,
+    area: str | None,
+    lat_text: str | None,
+    lon_text: str | None,
+    gateway_id: str | None,
+    unit: str | None,
+    params_text: str | None,
+    path: Path,
+    line: int,
+) -> Sensor:
+    """One record's sensor (fields in :data:`COLUMNS` order; None = missing); checks in a fixed order,
+    so the first problem of a record is the one reported."""
+    family = _FAMILIES.get(family_name) if isinstance(family_name, str) else None
+    if family is None:
         raise RegistryError(
-            f"{where}: unknown family {row['family']!r}; one of {', '.join(f.value for f in Family)}"
-        ) from None
-    try:
-        spec = kind_spec(row["kind"])
-    except KeyError as exc:
-        raise RegistryError(f"{where}: {exc.args[0]}") from None
-    if spec.family != family:
-        raise RegistryError(
-            f"{where}: kind {spec.kind!r} belongs to family {spec.family.value!r}, not {family.value!r}"
+            f"{path}:{line}: unknown family {family_name!r}; one of {', '.join(f.value for f in Family)}"
         )
     try:
-        lat, lon = float(row["lat"] or "nan"), float(row["lon"] or "nan")
-    except ValueError:
-        raise RegistryError(f"{where}: lat/lon must be numbers") from None
-    raw_params = (row.get("params") or "").strip()
+        spec = kind_spec(kind)  # type: ignore[arg-type]
+    except KeyError as exc:
+        raise RegistryError(f"{path}:{line}: {exc.args[0]}") from None
+    if spec.family != family:
+        raise RegistryError(
+            f"{path}:{line}: kind {spec.kind!r} belongs to family {spec.family.value!r}, not {family.value!r}"
+        )
     try:
-        params = json.loads(raw_params) if raw_params else {}
+        lat, lon = float(lat_text or "nan"), float(lon_text or "nan")
+    except ValueError:
+        raise RegistryError(f"{path}:{line}: lat/lon must be numbers") from None
+    raw_params = (params_text or "").strip()
+    try:
+        params = json_loads(raw_params) if raw_params else {}
     except json.JSONDecodeError as exc:
-        raise RegistryError(f"{where}: params is not JSON: {exc.msg}") from None
+        raise RegistryError(f"{path}:{line}: params is not JSON: {exc.msg}") from None
     if not isinstance(params, dict):
-        raise RegistryError(f"{where}: params must be a JSON object")
-    sensor_id = (row["sensor_id"] or "").strip()
+        raise RegistryError(f"{path}:{line}: params must be a JSON object")
+    sensor_id = (sensor_id or "").strip()
     if not sensor_id:
-        raise RegistryError(f"{where}: empty sensor_id")
+        raise RegistryError(f"{path}:{line}: empty sensor_id")
     return Sensor(
         sensor_id=sensor_id,
         family=family,
         kind=spec.kind,
-        site=row["site"] or "",
-        area=row["area"] or "",
+        site=site or "",
+        area=area or "",
         lat=lat,
         lon=lon,
-        gateway_id=row["gateway_id"] or "",
-        unit=row["unit"] or spec.unit,
+        gateway_id=gateway_id or "",
+        unit=unit or spec.unit,
         params=params,
     )
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads(text)``, through orjson where that gives the same object.
+
+    orjson refuses some documents the standard library accepts (NaN, Infinity, overflowing exponents,
+    lone surrogates) and reads an integer beyond 64 bits as a float (of magnitude ≥ 2**63): those
+    documents, and any holding such a float, take ``json.loads``, which also raises the errors."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_huge_float(doc) else doc
+
+
+def _has_huge_float(doc: Any) -> bool:
+    """Whether a parsed JSON document holds a float of magnitude ≥ 2**63 (or NaN) anywhere."""
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        for v in node.values() if type(node) is dict else node if type(node) is list else (node,):
+            kind = type(v)
+            if kind is float:
+                if not -_INT64_LIMIT < v < _INT64_LIMIT:
+                    return True
+            elif kind is dict or kind is list:
+                todo.append(v)
+    return False
