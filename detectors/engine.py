@@ -515,10 +515,11 @@ class Engine:
         positions: list[NDArray[np.int64] | None] = [None] * len(self._groups)
         outputs: dict[int, tuple[RuleOutput, Batch]] = {}
         no_rows = np.empty(0, dtype=np.int32)
-        by_kind = self._by_kind(rr, tt)
+        order = self._kind_order(rr, tt)
+        by_kind = self._by_kind(rr, order)
         batches: dict[tuple[frozenset[int], int], tuple[NDArray[np.int64], Batch, NDArray[np.int64]]] = {}
         # --- data quality hook (detectors.quality): flag every reading before the hazard rules -------
-        qc = self._quality.run(work.cows[-1], rr, tt, v0)
+        qc = self._quality.run(work.cows[-1], rr, tt, v0, order)
         withheld_any, suspect_any = bool(qc.withheld.any()), bool(qc.suspect.any())
         for g, rule in enumerate(self.rules):
             ps = self.pair_settings[rule.name]
@@ -567,18 +568,22 @@ class Engine:
         alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[0].pos, ea[1].rule))
         return [a for _, a in alerts]
 
-    def _by_kind(self, rr: NDArray[np.int32], tt: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
-        """Positions of the readings of each kind (code), each sorted by (sensor row, ts_ms), stable."""
+    def _kind_order(self, rr: NDArray[np.int32], tt: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Positions of the readings sorted by (kind, sensor row, ts_ms), stable: each sensor's readings
+        together and in time order, kinds one after another."""
         n = rr.size
-        if n == 0:
-            return {}
         rank = self._kind_rank[rr]  # (kind, row) order
-        if n == 1 or bool(np.all(tt[1:] >= tt[:-1])):
+        if n <= 1 or bool(np.all(tt[1:] >= tt[:-1])):
             # already in time order: by (kind, row), then position; the keys are unique, so the fast
             # unstable sort gives the stable order
-            order = np.argsort(rank * n + np.arange(n))
-        else:
-            order = np.lexsort((tt, rank))
+            return np.argsort(rank * n + np.arange(n))
+        return np.lexsort((tt, rank))
+
+    def _by_kind(self, rr: NDArray[np.int32], order: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
+        """Positions of the readings of each kind (code), each sorted by (sensor row, ts_ms), stable;
+        ``order`` is :meth:`_kind_order`."""
+        if order.size == 0:
+            return {}
         codes = self._kind_code[rr[order]]
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         ends = np.r_[starts[1:], codes.size]

@@ -20,6 +20,7 @@ Gap/timing is the lifecycle's deadman (rule ``deadman``), not repeated here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -40,6 +41,7 @@ from detectors.quality.checks import (
     SPIKE,
     SUSPECT,
     QartodQuality,
+    QualityFlags,
     QualityParams,
 )
 from detectors.quality.tables import PARAM_NAMES, defaults_of
@@ -131,25 +133,67 @@ class QualityChannel:
     # --- per segment -------------------------------------------------------------------------------
 
     def run(
-        self, cow: Cow, rows: NDArray[np.int32], ts_ms: NDArray[np.int64], values: NDArray[np.float64]
+        self,
+        cow: Cow,
+        rows: NDArray[np.int32],
+        ts_ms: NDArray[np.int64],
+        values: NDArray[np.float64],
+        order: NDArray[np.int64] | None = None,
     ) -> QualityResult:
-        """Flags of the readings (registry rows, any order; ``values`` = channel 0) and fault changes."""
+        """Flags of the readings (registry rows, any order; ``values`` = channel 0) and fault changes.
+
+        ``order`` (optional) lists the readings with each sensor's together and in time order, ties in
+        input order (the engine passes its own sort by kind, row and time); without it they are sorted
+        here by (row, ts). The checks never mix sensors, so any such order gives the same flags and
+        changes; for the same reason they run on pieces of :data:`PIECE_READINGS` readings (whole
+        sensors) whose state stays in the CPU cache.
+        """
         n = rows.size
         if n == 0:
             none = np.zeros(0, dtype=bool)
             return QualityResult(np.zeros((0, 4), dtype=np.int8), none, none, [])
-        order = np.lexsort((ts_ms, rows))
+        if order is None:
+            order = np.lexsort((ts_ms, rows))
         batch = Batch(rows[order], ts_ms[order], values[order])
-        q = self.detector.flags_in_place(self._view(cow), batch)
-        flags = np.empty_like(q.flags)
-        flags[order] = q.flags
-        withheld = (flags == FAIL).any(axis=1)
-        suspect = ~withheld & (flags == SUSPECT).any(axis=1)
+        view = self._view(cow)
+        sorted_flags = np.empty((n, len(CHECKS)), dtype=np.int8)
         changes: list[FaultChange] = []
-        sorted_flags = q.flags
+        for a, b in sensor_pieces(batch.rows, PIECE_READINGS):
+            piece = batch if b - a == n else batch.take(slice(a, b))
+            q = self.detector.flags_in_place(view, piece)
+            sorted_flags[a:b] = q.flags
+            changes += self._changes(cow, piece, q, order[a:b])
+        changes.sort(key=lambda c: (c.pos, c.check))
+        worst = np.maximum(
+            np.maximum(sorted_flags[:, 0], sorted_flags[:, 1]),
+            np.maximum(sorted_flags[:, 2], sorted_flags[:, 3]),
+        )
+        withheld = np.empty(n, dtype=bool)
+        withheld[order] = worst == FAIL  # any check failed
+        suspect = np.empty(n, dtype=bool)
+        suspect[order] = worst == SUSPECT  # the worst flag suspect: none failed
+        flags = np.empty_like(sorted_flags)
+        flags[order] = sorted_flags
+        return QualityResult(flags, withheld, suspect, changes)
+
+    def _changes(
+        self, cow: Cow, batch: Batch, q: QualityFlags, positions: NDArray[np.int64]
+    ) -> list[FaultChange]:
+        """Fault transitions of a batch (sorted by sensor and time) whose flags are ``q``; updates
+        ``qc_fault``. ``positions`` are the readings' places in the segment.
+
+        A (sensor, check) changes on a flag 3 or 4 while normal, or a flag 1 while in fault: only the
+        readings with such a flag, or of a sensor with a fault open, are looked at.
+        """
+        changes: list[FaultChange] = []
+        flags = q.flags
         for idx in reading_steps(batch):
-            f = sorted_flags[idx]
+            f = flags[idx]
             r = batch.rows[idx]
+            hot = (f >= SUSPECT).any(axis=1) | _open_fault(cow[_FAULT], r)
+            if not hot.any():
+                continue
+            idx, f, r = idx[hot], f[hot], r[hot]
             cur = cow[_FAULT][r]
             new = np.where(f >= SUSPECT, 1, np.where(f == PASS, 0, cur)).astype(np.int8)
             diff = np.argwhere(new != cur)
@@ -159,7 +203,7 @@ class QualityChannel:
                 j = int(idx[i])
                 changes.append(
                     FaultChange(
-                        int(order[j]),
+                        int(positions[j]),
                         int(r[i]),
                         int(c),
                         int(cur[i, c]),
@@ -170,7 +214,7 @@ class QualityChannel:
                         int(batch.ts_ms[j]),
                     )
                 )
-        return QualityResult(flags, withheld, suspect, changes)
+        return changes
 
     # --- alerts ------------------------------------------------------------------------------------
 
@@ -279,3 +323,29 @@ def keyed_alerts(
         (FaultKey(int(Phase.READING), int(positions[c.pos])), channel.alert(c, config_version))
         for c in result.changes
     ]
+
+
+#: readings per piece of :meth:`QualityChannel.run` (whole sensors): the state they touch stays in cache
+PIECE_READINGS = 16_384
+
+
+def sensor_pieces(rows: NDArray[np.int32], size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` pieces of about ``size`` readings of a batch whose sensors' readings are
+    together (``rows`` grouped, in any row order), each cut where a sensor's run begins."""
+    n = int(rows.size)
+    if n <= size + size // 2:
+        return [(0, n)]
+    run_starts = np.flatnonzero(rows[1:] != rows[:-1]) + 1
+    if run_starts.size == 0:  # one sensor: a single piece
+        return [(0, n)]
+    wanted = np.arange(size, n - size // 2, size)
+    cuts = np.unique(run_starts[np.minimum(np.searchsorted(run_starts, wanted), run_starts.size - 1)])
+    bounds = [0, *(int(c) for c in cuts if c > 0), n]
+    return list(itertools.pairwise(bounds))
+
+
+def _open_fault(fault: NDArray[np.int8], rows: NDArray[np.int32]) -> NDArray[np.bool_]:
+    """Whether any check of each of ``rows`` is in fault (a ``(capacity, checks)`` column)."""
+    if fault.flags.c_contiguous and fault.shape[1:] == (4,) and fault.itemsize == 1:
+        return fault.view(np.int32)[rows, 0] != 0  # a row's four flags as one 32-bit word
+    return (fault[rows] != 0).any(axis=1)
