@@ -52,6 +52,17 @@ VIBRATION = "elevator_ride_vibration"
 HEARTBEAT = "elevator_heartbeat_loss"
 RULES = (TRAP, STOPPED, DOOR, OVERSPEED, VIBRATION, HEARTBEAT)
 
+#: the levels the incident runs are labelled with, per rule: those each rule's documentation maps the
+#: physical events to (tests/quality/test_suites.py)
+EXPECTED_LEVELS: dict[str, frozenset[str]] = {
+    TRAP: frozenset({"yellow", "orange", "red"}),
+    STOPPED: frozenset({"yellow"}),
+    DOOR: frozenset({"orange", "red"}),
+    OVERSPEED: frozenset({"orange", "red"}),
+    VIBRATION: frozenset({"blue", "yellow", "orange"}),
+    HEARTBEAT: frozenset({"blue", "yellow"}),
+}
+
 #: status every 5 s while something happens, only the 60 s heartbeat while parked
 ACTIVE_EVERY_S = 5.0
 PARKED_EVERY_S = 60.0

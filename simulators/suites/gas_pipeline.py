@@ -60,6 +60,11 @@ BAND = "pipeline_pressure_band"
 NIGHT = "pipeline_night_minimum"
 RULES = (WELL, TUNNEL, DROP, SIGMA, BAND, NIGHT)
 
+#: the levels the incident runs are labelled with: every rule at every level (tests/quality/test_suites.py)
+EXPECTED_LEVELS: dict[str, frozenset[str]] = dict.fromkeys(
+    RULES, frozenset({"blue", "yellow", "orange", "red"})
+)
+
 F64 = NDArray[np.float64]
 VALUE_COLUMNS = 4
 HOUR_S = 3600.0

@@ -222,6 +222,11 @@ def angle_band(k: float) -> float:
 
 TA, ACC, JUMP = "landslide_tangent_angle", "landslide_acceleration", "crack_jump"
 RULES = (TA, ACC, JUMP)
+#: the levels the incident runs are labelled with: every rule at every level (tests/quality/test_suites.py)
+EXPECTED_LEVELS: dict[str, frozenset[str]] = dict.fromkeys(
+    RULES, frozenset({"blue", "yellow", "orange", "red"})
+)
+
 V_BAR = 6.0  # mm/d: an active slope in its constant-velocity stage (clean runs)
 
 

@@ -9,13 +9,18 @@ registry, every reading as columns in the engine's layout, and the incidents tha
   the highest level reached in that window equals the expected one;
 * every raise from ``normal`` on a (sensor, rule) outside all its incident windows is a **false
   alarm**; a clean run (no incidents) must have none.
+
+:func:`evaluate_runs` keeps the alerts next to the scores, for checks that read the alerts themselves
+(e.g. the reasons of the red alerts); :func:`with_params` re-runs the same readings with some sensors'
+settings changed, to show that a hard negative really alarms without the setting that handles it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,6 +68,16 @@ class RuleScore:
         return self.detected / raised if raised else float("nan")
 
 
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Runs scored together: ``alerts[i]`` are all the alerts the engine raised on ``runs[i]`` (every
+    channel), ``scores`` the per-rule scores of those alerts, as :func:`evaluate` computes them."""
+
+    runs: tuple[LabelledRun, ...]
+    alerts: tuple[list[Alert], ...]
+    scores: dict[str, RuleScore]
+
+
 def run_engine(run: LabelledRun, batch_size: int = 10_000) -> list[Alert]:
     """All alerts of ``run``, fed in event-time order in batches like the worker sees them."""
     engine = Engine(run.registry)
@@ -82,6 +97,32 @@ def evaluate(runs: Iterable[LabelledRun], batch_size: int = 10_000) -> dict[str,
     for run in runs:
         score_run(run, run_engine(run, batch_size), scores)
     return dict(scores)
+
+
+def evaluate_runs(runs: Iterable[LabelledRun], batch_size: int = 10_000) -> Evaluation:
+    """:func:`evaluate`, keeping each run's alerts: the engine is the expensive part, so tests that
+    check both the scores and the alerts themselves run it once."""
+    kept = tuple(runs)
+    alerts = tuple(run_engine(run, batch_size) for run in kept)
+    scores: dict[str, RuleScore] = defaultdict(RuleScore)
+    for run, raised in zip(kept, alerts, strict=True):
+        score_run(run, raised, scores)
+    return Evaluation(kept, alerts, dict(scores))
+
+
+def with_params(run: LabelledRun, changes: dict[str, dict[str, Any]]) -> LabelledRun:
+    """The same readings with some sensors' params changed (``changes[sensor_id]`` is merged over that
+    sensor's params), and no labels: the labels were set for the original settings, so the run is only
+    good for showing what the engine raises once, say, a persistence is taken away. A sensor id that
+    is not in the registry is a ``KeyError`` (a typo would otherwise change nothing, silently)."""
+    unknown = sorted(set(changes) - set(run.registry.index))
+    if unknown:
+        raise KeyError(f"not in the registry of {run.name!r}: {unknown}")
+    sensors = [
+        replace(s, params={**s.params, **changes[s.sensor_id]}) if s.sensor_id in changes else s
+        for s in run.registry
+    ]
+    return LabelledRun(run.name, Registry(sensors), run.rows, run.ts_ms, run.values, [], run.grace_ms)
 
 
 def score_run(run: LabelledRun, alerts: Sequence[Alert], scores: dict[str, RuleScore]) -> None:

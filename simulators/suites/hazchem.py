@@ -50,6 +50,11 @@ TEMP = "tank_temperature_rise"
 PRES = "tank_pressure_rise"
 RULES = (GAS, TOXIC, LEVEL, TEMP, PRES)
 
+#: the levels the incident runs are labelled with: every rule at every level (tests/quality/test_suites.py)
+EXPECTED_LEVELS: dict[str, frozenset[str]] = dict.fromkeys(
+    RULES, frozenset({"blue", "yellow", "orange", "red"})
+)
+
 RUN_S = 4 * 3600.0
 EVERY_S = {
     "combustible_gas": 10.0,

@@ -36,6 +36,11 @@ ANTECEDENT_GRACE_MS = int(DAY_S * 1000)
 RS, AR, WL = "rainstorm", "antecedent_rainfall", "waterlogging"
 RULES = (RS, AR, WL)
 
+#: the levels the incident runs are labelled with: every rule at every level (tests/quality/test_suites.py)
+EXPECTED_LEVELS: dict[str, frozenset[str]] = dict.fromkeys(
+    RULES, frozenset({"blue", "yellow", "orange", "red"})
+)
+
 Cumulative = Callable[[NDArray[np.float64]], NDArray[np.float64]]  # t in s -> mm since the start
 
 
