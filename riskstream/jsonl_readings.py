@@ -343,7 +343,12 @@ class ReadingLineDecoder:
         return bad
 
 
-def iter_blocks(fh: BinaryIO, block_bytes: int = 16 << 20) -> Iterator[bytes]:
+#: bytes per block of :func:`iter_blocks`: about 13,000 canonical lines, so the decoder's per-line
+#: arrays (a few hundred kB) stay in the CPU's L2 cache; 16 MB blocks cost a third more CPU per line
+BLOCK_BYTES = 1 << 20
+
+
+def iter_blocks(fh: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
     """Whole-line blocks of a binary file (the last may lack its newline). A real file is memory-mapped
     and cut at line ends; other streams are read in pieces."""
     try:
