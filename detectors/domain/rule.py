@@ -151,30 +151,33 @@ class DomainRule(Detector[P]):
         if len(sensor_params) != self.capacity(state) or len(labels) != len(sensor_params):
             raise ValueError("configure needs one params mapping and one label per state row")
         new = copy_state(state)
-        keys = frozenset(self.sensor_keys)
-        at: dict[str, list[int]] = {k: [] for k in self.sensor_keys}
-        raw: dict[str, list[Any]] = {k: [] for k in self.sensor_keys}
-        for i, params in enumerate(sensor_params):  # one pass over the sensors, their own keys only
+        # rows by the keys their params hold: sensors of a kind mostly share one set of keys, so which
+        # rows hold a key is decided once per set, not once per sensor
+        by_keys: dict[tuple[str, ...], list[int]] = {}
+        for i, params in enumerate(sensor_params):
             if params:
-                for key in keys.intersection(params):
-                    at[key].append(i)
-                    raw[key].append(params[key])
+                by_keys.setdefault(tuple(params), []).append(i)
         for key in self.sensor_keys:  # key order, then row order: the first bad value raises
-            if at[key]:
-                rows = at[key]
-                new[f"sp_{key}"][rows] = self._param_values(key, raw[key], [labels[i] for i in rows])
+            groups = [rows for keys, rows in by_keys.items() if key in keys]
+            if groups:
+                rows = groups[0] if len(groups) == 1 else sorted(itertools.chain.from_iterable(groups))
+                raw = [sensor_params[i][key] for i in rows]
+                new[f"sp_{key}"][rows] = self._param_values(key, raw, rows, labels)
         self._check_sensor_columns(new, labels)
         return new
 
-    def _param_values(self, key: str, raw: list[Any], labels: list[str]) -> NDArray[np.float64]:
-        """:meth:`_param_value` of many values at once (the first bad one raises, as one by one)."""
+    def _param_values(
+        self, key: str, raw: list[Any], rows: list[int], labels: Sequence[str]
+    ) -> NDArray[np.float64]:
+        """:meth:`_param_value` of many values at once (the first bad one raises, as one by one);
+        ``raw[i]`` belongs to state row ``rows[i]``, named ``labels[rows[i]]``."""
         plain = set(map(type, raw)) <= {int, float}  # exact types: never bool (a subclass of int)
         values = np.array(raw, dtype=np.float64) if plain else np.zeros(len(raw))
         bad = ~np.isfinite(values) if plain else np.ones(len(raw), dtype=bool)
         if key in self.count_keys:
             bad |= (values < 1) | (values != np.floor(values))
         for i in np.flatnonzero(bad).tolist():  # the slow checks name the first bad value, or accept it
-            values[i] = self._param_value(labels[i], key, raw[i])
+            values[i] = self._param_value(labels[rows[i]], key, raw[i])
         return values
 
     def _param_value(self, label: str, key: str, raw: Any) -> float:

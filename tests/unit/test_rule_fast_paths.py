@@ -245,3 +245,52 @@ def test_bin_ring_memos_hold_exactly_what_a_recomputation_gives() -> None:
                     want += x_
             np.testing.assert_allclose(got[r, j], want, atol=1e-9)
     assert (got[:2] == 0).all()
+
+
+def _configure_one_by_one(rule: object, state: dict, params: list[dict], labels: list[str]) -> dict:
+    """DomainRule.configure's definition: every key in order, every sensor in row order."""
+    new = {k: v.copy() for k, v in state.items()}
+    for key in rule.sensor_keys:  # type: ignore[attr-defined]
+        for i, p in enumerate(params):
+            if p and key in p:
+                new[f"sp_{key}"][i] = rule._param_value(labels[i], key, p[key])  # type: ignore[attr-defined]
+    rule._check_sensor_columns(new, labels)  # type: ignore[attr-defined]
+    return new
+
+
+@pytest.mark.parametrize("rule", default_rules(), ids=lambda r: r.name)
+@pytest.mark.parametrize("seed", range(6))
+def test_configure_equals_one_sensor_at_a_time(rule: object, seed: int) -> None:
+    """Sensors with their keys in any order and any subset, shared key sets, other keys, bad values."""
+    from detectors.domain import SensorParamError
+    from detectors.domain.rule import DomainRule
+
+    rng = np.random.default_rng(seed)
+    keys = list(rule.sensor_keys)  # type: ignore[attr-defined]
+    shapes = [list(rng.permutation(keys)[: rng.integers(0, len(keys) + 1)]) for _ in range(4)]
+    bad_values = [True, "1", float("nan"), float("inf"), 0.5, 0, None]
+    params: list[dict] = []
+    for _ in range(60):
+        shape = shapes[rng.integers(0, 4)] if rng.random() < 0.8 else list(rng.permutation(keys)[:3])
+        p: dict = {"unrelated": 1} if rng.random() < 0.3 else {}
+        for key in shape:
+            value = getattr(rule.params, key)  # type: ignore[attr-defined]
+            p[key] = [value, float(value), np.float64(value)][rng.integers(0, 3)]
+            if isinstance(value, int | float) and float(value).is_integer() and rng.random() < 0.5:
+                p[key] = int(value)
+        params.append(p if p or rng.random() < 0.5 else {})
+    if seed % 2:  # bad values of one key at two sensors: the first row's raises, though the last one
+        # shares its keys with the first sensor and the other's keys are its own
+        key = keys[rng.integers(0, len(keys))]
+        params[0] = {**params[0], key: getattr(rule.params, key)}  # type: ignore[attr-defined]
+        params[-1] = {**params[0], key: bad_values[seed % len(bad_values)]}
+        params[30] = {**params[30], key: bad_values[(seed + 1) % len(bad_values)], "other": 0}
+    labels = [f"s{i}" for i in range(len(params))]
+    outcomes = []
+    for configure in (DomainRule.configure, _configure_one_by_one):
+        try:
+            got = configure(rule, rule.init_state(len(params)), params, labels)  # type: ignore[attr-defined]
+            outcomes.append({k: v.tolist() for k, v in got.items() if k.startswith("sp_")})
+        except SensorParamError as exc:
+            outcomes.append(str(exc))
+    assert repr(outcomes[0]) == repr(outcomes[1])
