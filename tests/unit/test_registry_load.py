@@ -3,7 +3,9 @@ them, and params parsed through orjson exactly as ``json.loads`` parses them."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import json
 import math
 from pathlib import Path
@@ -166,3 +168,17 @@ def test_json_loads_equals_stdlib_on_numbers(number: str) -> None:
     fast, general = parse_both('{"x":' + number + "}")
     assert fast[0] == general[0] == "ok"
     assert same_json(fast[1], general[1])
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+@pytest.mark.parametrize("body", [GAS.format(i=1), "g1,nope,combustible_gas,s,a,1,1,g,u,{}"])
+def test_load_leaves_the_garbage_collector_as_it_was(tmp_path: Path, was_on: bool, body: str) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "\n" + body + "\n")
+    (gc.enable if was_on else gc.disable)()
+    try:
+        with contextlib.suppress(RegistryError):
+            Registry.load(path)
+        assert gc.isenabled() == was_on
+    finally:
+        gc.enable()
