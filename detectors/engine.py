@@ -59,11 +59,11 @@ from detectors.lifecycle.settings import (
     PairSettings,
     sensor_overrides,
 )
-from detectors.quality import QualityChannel, QualityParams, hold_back, keyed_alerts
+from detectors.quality import RULE_OF_CHECK, FaultChange, QualityChannel, QualityParams, hold_back
 from riskstream.registry import Registry, Sensor
 from riskstream.schemas import ActionKind, Alert, AlertEvent, Channel, FaultLevel, Level, OperatorAction
 
-SNAPSHOT_FORMAT = "riskstream-engine-v2"
+SNAPSHOT_FORMAT = "riskstream-engine-v3"  # v3: data-quality pairs in stage B
 #: ``max_ts_ms`` of a state that has not seen a reading
 NO_TS = -1
 #: value columns of a batch: single-channel kinds use column 0, multi-channel kinds their channels in
@@ -208,9 +208,10 @@ class Engine:
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise ValueError(f"rule names must be unique, got {names}")
-        if DEADMAN_RULE in names:
-            raise ValueError(f"{DEADMAN_RULE!r} is reserved for the sensor-fault channel")
-        unknown = set(self.lifecycle.rules) - {*names, DEADMAN_RULE}
+        reserved = {DEADMAN_RULE, *RULE_OF_CHECK} & set(names)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} are reserved for the sensor-fault channel")
+        unknown = set(self.lifecycle.rules) - {*names, DEADMAN_RULE, *RULE_OF_CHECK}
         if unknown:
             raise LifecycleConfigError(f"[alarm.rules] names no rule of this engine: {sorted(unknown)}")
         n = len(registry)
@@ -250,18 +251,21 @@ class Engine:
 
     def _build_lifecycle(self) -> None:
         reg, cfg = self.registry, self.lifecycle
-        names = [r.name for r in self.rules] + [DEADMAN_RULE]
+        names = [r.name for r in self.rules] + [DEADMAN_RULE, *RULE_OF_CHECK]
         self._condition = ConditionMachine()
         self._deadman = Deadman()
         self.pair_settings: dict[str, PairSettings] = {}
         groups: list[GroupSpec] = []
         keyed = [i for i, s in enumerate(reg.sensors) if s.params and _LIFECYCLE_KEYS & s.params.keys()]
         with_alarm = [i for i in keyed if "alarm" in reg.sensors[i].params]
-        for rule in [*self.rules, None]:
-            name = rule.name if rule is not None else DEADMAN_RULE
+        # groups: the rules (hazard), then on the sensor_fault channel the deadman and one per QARTOD check
+        everyone = np.arange(len(reg), dtype=np.int32)
+        fault_names = [DEADMAN_RULE, *RULE_OF_CHECK]
+        for rule in [*self.rules, *([None] * len(fault_names))]:
+            name = rule.name if rule is not None else fault_names[len(groups) - len(self.rules)]
             defaults = getattr(rule, "alarm_defaults", None) if rule is not None else None
             base = cfg.rule_settings(name, defaults if isinstance(defaults, AlarmSettings) else None)
-            rows = self._global_of[name] if rule is not None else np.arange(len(reg), dtype=np.int32)
+            rows = self._global_of[name] if rule is not None else everyone
             local = self._local_of[name] if rule is not None else rows
             per_row: list[AlarmSettings | None] = [None] * rows.size
             for i in with_alarm:
@@ -276,9 +280,19 @@ class Engine:
             self.pair_settings[name] = ps
             channel = Channel.HAZARD if rule is not None else Channel.SENSOR_FAULT
             groups.append(
-                GroupSpec(name, channel, rows, ps.flap_transitions, ps.flap_window_ms, ps.flap_settle_ms)
+                GroupSpec(
+                    name,
+                    channel,
+                    rows,
+                    ps.flap_transitions,
+                    ps.flap_window_ms,
+                    ps.flap_settle_ms,
+                    quiet_actions=name in RULE_OF_CHECK,
+                )
             )
         self._groups = groups
+        self._deadman_g = len(self.rules)  # group of the deadman; the QARTOD checks' groups follow it
+        self._quality_g0 = self._deadman_g + 1
         interval = np.zeros(len(reg), dtype=np.int64)
         factor = np.full(len(reg), cfg.deadman.factor, dtype=np.float64)
         for i in keyed:
@@ -338,7 +352,10 @@ class Engine:
     def init_state(self) -> EngineState:
         return EngineState(
             rules={name: {k: v.copy() for k, v in st.items()} for name, st in self._cold.items()},
-            alarms={r.name: self._cold_alarm(self._global_of[r.name].size) for r in self.rules},
+            alarms={
+                **{r.name: self._cold_alarm(self._global_of[r.name].size) for r in self.rules},
+                **{name: notify_state(len(self.registry)) for name in RULE_OF_CHECK},
+            },
             max_ts_ms=NO_TS,
             n_sensors=len(self.registry),
             identity_fingerprint=self.identity_fingerprint,
@@ -482,17 +499,21 @@ class Engine:
         hints = state.hints
         cows = [Cow(state.alarms[r.name], in_place, hints.get(r.name)) for r in self.rules]
         cows.append(Cow(state.sensors, in_place, hints.get(DEADMAN_RULE)))
+        cows += [Cow(state.alarms[name], in_place, hints.get(name)) for name in RULE_OF_CHECK]
         return _Work(dict(state.rules), cows, state.max_ts_ms, {r.name: [] for r in self.rules}, in_place)
 
     def _state(self, work: _Work, old: EngineState) -> EngineState:
         return EngineState(
             work.rules,
-            {r.name: work.cows[g].state() for g, r in enumerate(self.rules)},
+            {
+                **{r.name: work.cows[g].state() for g, r in enumerate(self.rules)},
+                **{name: work.cows[self._quality_g0 + k].state() for k, name in enumerate(RULE_OF_CHECK)},
+            },
             work.max_ts_ms,
             old.n_sensors,
             old.identity_fingerprint,
             old.params_fingerprint,
-            work.cows[-1].state(),
+            work.cows[self._deadman_g].state(),
             {spec.name: dict(work.cows[g].hints) for g, spec in enumerate(self._groups)},
         )
 
@@ -519,7 +540,7 @@ class Engine:
         by_kind = self._by_kind(rr, order)
         batches: dict[tuple[frozenset[int], int], tuple[NDArray[np.int64], Batch, NDArray[np.int64]]] = {}
         # --- data quality hook (detectors.quality): flag every reading before the hazard rules -------
-        qc = self._quality.run(work.cows[-1], rr, tt, v0, order)
+        qc = self._quality.run(work.cows[self._deadman_g], rr, tt, v0, order)
         withheld_any, suspect_any = bool(qc.withheld.any()), bool(qc.suspect.any())
         for g, rule in enumerate(self.rules):
             ps = self.pair_settings[rule.name]
@@ -558,12 +579,19 @@ class Engine:
             )
             outputs[g] = (out, batch)
             positions[g] = pos
-        events[-1] = self._deadman.apply(work.cows[-1], self._deadman_cfg, rr, tt, now)
-        positions[-1] = idx
+        dg = self._deadman_g
+        events[dg] = self._deadman.apply(work.cows[dg], self._deadman_cfg, rr, tt, now)
+        positions[dg] = idx
+        # data quality: each check's fault changes are its pairs' stage-A levels, announced by stage B
+        faults: dict[tuple[int, int], FaultChange] = {}
+        if qc.changes:
+            for k, ev in enumerate(self._quality.level_events(qc)):
+                events[self._quality_g0 + k] = ev
+                positions[self._quality_g0 + k] = idx
+            faults = {(self._quality_g0 + c.check, c.pos): c for c in qc.changes}
         emissions = self._notifier.run(work.cows, events, now, positions)
         work.max_ts_ms = now
-        alerts: list[tuple[Any, Alert]] = [(e, self._alert(e, outputs)) for e in emissions]
-        alerts += keyed_alerts(self._quality, qc, idx, self.config_version)  # data quality: sensor_fault
+        alerts: list[tuple[Any, Alert]] = [(e, self._alert(e, outputs, faults)) for e in emissions]
         # time order; at one time readings before timers, then by sensor and by the causing reading
         alerts.sort(key=lambda ea: (ea[1].ts_ms, ea[0].phase, ea[1].sensor_id, ea[0].pos, ea[1].rule))
         return [a for _, a in alerts]
@@ -603,7 +631,7 @@ class Engine:
                 for g, row in pairs
                 if cows[g]["final"][row] > 0
                 or cows[g]["shown"][row] > 0
-                or (g < len(self.rules) and cows[g]["latch"][row] > 0)
+                or (g < self._deadman_g and cows[g]["latch"][row] > 0)
             ]
         elif event == AlertEvent.UNSHELVE:
             pairs = [
@@ -643,7 +671,8 @@ class Engine:
                     if local >= 0:
                         pairs.append((g, local))
                 if watched[row]:
-                    pairs.append((len(self.rules), row))
+                    pairs.append((self._deadman_g, row))
+                pairs += [(self._quality_g0 + k, row) for k in range(len(RULE_OF_CHECK))]
             return pairs
         if _HEX_ID.fullmatch(target):
             prefix = np.uint64(alert_id_prefix(target))
@@ -657,7 +686,12 @@ class Engine:
 
     # --- alerts ------------------------------------------------------------------------------------
 
-    def _alert(self, e: Emission, outputs: dict[int, tuple[RuleOutput, Batch]]) -> Alert:
+    def _alert(
+        self,
+        e: Emission,
+        outputs: dict[int, tuple[RuleOutput, Batch]],
+        faults: Mapping[tuple[int, int], FaultChange] | None = None,
+    ) -> Alert:
         spec = self._groups[e.group]
         sensor = self.registry.sensors[int(spec.sensor_rows[e.row])]
         hazard = spec.channel == Channel.HAZARD
@@ -666,7 +700,7 @@ class Engine:
         value: float | None = None
         reason: str
         if e.event in (AlertEvent.TRANSITION, AlertEvent.FLAPPING):
-            reason, value, complete = self._reason(e, spec, sensor, outputs)
+            reason, value, complete = self._reason(e, spec, sensor, outputs, faults or {})
         else:
             reason, complete = e.note, False
         if not complete:
@@ -690,12 +724,20 @@ class Engine:
         )
 
     def _reason(
-        self, e: Emission, spec: GroupSpec, sensor: Sensor, outputs: dict[int, tuple[RuleOutput, Batch]]
+        self,
+        e: Emission,
+        spec: GroupSpec,
+        sensor: Sensor,
+        outputs: dict[int, tuple[RuleOutput, Batch]],
+        faults: Mapping[tuple[int, int], FaultChange],
     ) -> tuple[str, float | None, bool]:
         """Reason, value and whether the reason is already complete (a rule's own sentence)."""
         where = where_of(sensor)
         value: float | None = None
         text = ""
+        fault = faults.get((e.group, e.index)) if e.index >= 0 else None
+        if fault is not None and e.cause == Cause.READING and e.event == AlertEvent.TRANSITION:
+            return self._quality.reason(fault, sensor), fault.value, True
         if e.index >= 0 and e.group in outputs and e.cause in (Cause.READING, Cause.AGREEMENT):
             rule = self.rules[e.group]
             out, _batch = outputs[e.group]
@@ -816,7 +858,7 @@ class Engine:
                     "parameters or another state layout"
                 )
             rules: dict[str, State] = {r.name: {} for r in self.rules}
-            alarms: dict[str, State] = {r.name: {} for r in self.rules}
+            alarms: dict[str, State] = {name: {} for name in [*(r.name for r in self.rules), *RULE_OF_CHECK]}
             sensors: State = {}
             for key in data.files:
                 if key == "__meta__":
@@ -853,6 +895,11 @@ class Engine:
                     raise StateKeyMismatchError(f"snapshot {part} state of {name} has other columns")
                 if any(a.shape[0] != rows for a in have[name].values()):
                     raise StateKeyMismatchError(f"snapshot {part} state of {name} does not have {rows} rows")
+        for name in RULE_OF_CHECK:
+            if set(state.alarms[name]) != set(cold.alarms[name]):
+                raise StateKeyMismatchError(f"snapshot alarm state of {name} has other columns")
+            if any(a.shape[0] != state.n_sensors for a in state.alarms[name].values()):
+                raise StateKeyMismatchError(f"snapshot alarm state of {name} does not have all sensors' rows")
         if set(state.sensors) != set(cold.sensors):
             raise StateKeyMismatchError("snapshot sensor state has other columns")
         if any(a.shape[0] != state.n_sensors for a in state.sensors.values()):

@@ -41,7 +41,12 @@ _TIMER_COLUMNS = ((_FLAP_END, "flap_due"), (_SHELVE_END, "shelved_until"), (_MAI
 
 @dataclass(frozen=True, slots=True)
 class GroupSpec:
-    """One group of pairs: a rule (hazard channel) or the deadman (sensor_fault channel)."""
+    """One group of pairs: a rule (hazard channel), the deadman or a QARTOD check (sensor_fault channel).
+
+    ``quiet_actions``: a shelve, maintenance or unshelve of a pair at ``normal`` is applied without an
+    alert of its own (the QARTOD checks: four per sensor, which would otherwise quadruple the record
+    of every action on a sensor or site); whatever it later holds back is announced as usual.
+    """
 
     name: str
     channel: Channel
@@ -49,6 +54,7 @@ class GroupSpec:
     flap_transitions: NDArray[np.int64]
     flap_window_ms: NDArray[np.int64]
     flap_settle_ms: NDArray[np.int64]
+    quiet_actions: bool = False
 
     def label(self, level: int) -> str:
         return Level(level).label if self.channel == Channel.HAZARD else FaultLevel(level).label
@@ -317,7 +323,9 @@ class Notifier:
             return
         shown = int(c["shown"][row])
         note = "shelve expired" if kind == _SHELVE_END else "maintenance window ended"
-        self._emit(g, row, due, Phase.TIMER, AlertEvent.UNSHELVE, shown, shown, Cause.UNSUPPRESS, note=note)
+        if shown or not self.groups[g].quiet_actions:
+            event = AlertEvent.UNSHELVE
+            self._emit(g, row, due, Phase.TIMER, event, shown, shown, Cause.UNSUPPRESS, note=note)
         self._catch_up(g, row, due, Phase.TIMER, Cause.UNSUPPRESS)
 
     def _catch_up(self, g: int, row: int, ts: int, phase: int, cause: int) -> None:
@@ -356,7 +364,8 @@ class Notifier:
             elif event == AlertEvent.UNSHELVE:
                 c.w("shelved_until")[row] = NO_DUE
                 c.w("maint_until")[row] = NO_DUE
-            self._emit(g, row, ts_ms, Phase.ACTION, event, shown, shown, Cause.UNSUPPRESS, note=note)
+            if shown or not self.groups[g].quiet_actions:
+                self._emit(g, row, ts_ms, Phase.ACTION, event, shown, shown, Cause.UNSUPPRESS, note=note)
             if event == AlertEvent.UNSHELVE:
                 self._catch_up(g, row, ts_ms, Phase.ACTION, Cause.UNSUPPRESS)
         out, self._out = self._out, []

@@ -23,7 +23,6 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,7 +30,7 @@ from numpy.typing import NDArray
 from detectors.base import Batch, State
 from detectors.domain.rule import RuleOutput
 from detectors.generic.common import reading_steps
-from detectors.lifecycle.common import Cow, Phase
+from detectors.lifecycle.common import Cause, Cow, LevelEvents, Phase
 from detectors.quality.checks import (
     CHECKS,
     FAIL,
@@ -47,7 +46,6 @@ from detectors.quality.checks import (
 from detectors.quality.tables import PARAM_NAMES, defaults_of
 from riskstream.kinds import KINDS
 from riskstream.registry import Registry, Sensor
-from riskstream.schemas import Alert, AlertEvent, Channel, FaultLevel, alert_id_for
 
 #: rule names of the checks on the sensor_fault channel
 RULE_OF_CHECK: tuple[str, ...] = tuple(f"qartod_{c}" for c in CHECKS)
@@ -218,29 +216,33 @@ class QualityChannel:
 
     # --- alerts ------------------------------------------------------------------------------------
 
-    def alert(self, ch: FaultChange, config_version: str) -> Alert:
-        s = self.registry.sensors[ch.row]
-        rule = RULE_OF_CHECK[ch.check]
-        prev, level = FaultLevel(ch.previous).label, FaultLevel(ch.level).label
-        event = AlertEvent.TRANSITION
-        return Alert(
-            alert_id=alert_id_for(
-                s.sensor_id, rule, Channel.SENSOR_FAULT.value, ch.ts_ms, prev, level, event.value
-            ),
-            event=event,
-            channel=Channel.SENSOR_FAULT,
-            sensor_id=s.sensor_id,
-            site=s.site,
-            area=s.area,
-            family=s.family.value,
-            kind=s.kind,
-            rule=rule,
-            level=level,
-            previous_level=prev,
-            ts_ms=ch.ts_ms,
-            value=ch.value if math.isfinite(ch.value) else None,
-            reason=self.reason(ch, s),
-        )
+    def level_events(self, result: QualityResult) -> list[LevelEvents | None]:
+        """The fault changes of a segment as stage-A level changes, one :class:`LevelEvents` per check
+        (None where a check did not change): stage B (:mod:`detectors.lifecycle.notify`) turns them into
+        alerts, so data-quality faults are acknowledged, shelved, put in maintenance and flap-suppressed
+        like every other pair. ``index`` is the causing reading's place in the segment."""
+        out: list[LevelEvents | None] = [None] * len(CHECKS)
+        if not result.changes:
+            return out
+        by_check: list[list[FaultChange]] = [[] for _ in CHECKS]
+        for ch in result.changes:
+            by_check[ch.check].append(ch)
+        for check, changes in enumerate(by_check):
+            if not changes:
+                continue
+            changes.sort(key=lambda c: (c.ts_ms, c.pos))  # per (sensor, check): the order they happened
+            n = len(changes)
+            out[check] = LevelEvents(
+                np.array([c.row for c in changes], dtype=np.int32),
+                np.array([c.ts_ms for c in changes], dtype=np.int64),
+                np.array([c.previous for c in changes], dtype=np.int8),
+                np.array([c.level for c in changes], dtype=np.int8),
+                np.full(n, Cause.READING, dtype=np.int8),
+                np.full(n, Phase.READING, dtype=np.int8),
+                np.array([c.pos for c in changes], dtype=np.int64),
+                np.full(n, np.nan),
+            )
+        return out
 
     def reason(self, ch: FaultChange, s: Sensor) -> str:
         """What the check found, against which limit, and what to do (QARTOD reference)."""
@@ -306,23 +308,6 @@ def hold_back(
         levels[idx] = capped
         current[r] = capped
     return dataclasses.replace(out, levels=levels)
-
-
-class FaultKey(NamedTuple):
-    """Sort key parts of a quality alert in the engine's alert order (a reading's change)."""
-
-    phase: int
-    pos: int
-
-
-def keyed_alerts(
-    channel: QualityChannel, result: QualityResult, positions: NDArray[np.int64], config_version: str
-) -> list[tuple[FaultKey, Alert]]:
-    """The segment's sensor_fault alerts, each with its key; ``positions`` maps segment → call position."""
-    return [
-        (FaultKey(int(Phase.READING), int(positions[c.pos])), channel.alert(c, config_version))
-        for c in result.changes
-    ]
 
 
 #: readings per piece of :meth:`QualityChannel.run` (whole sensors): the state they touch stays in cache
