@@ -118,11 +118,16 @@ class QartodQuality(GenericDetector[QualityParams]):
             state[k] for k in ("run_min", "run_max", "run_len", "run_start_ts")
         )
         finite = np.isfinite(batch.values)
-        for idx in reading_steps(batch):
-            r = batch.rows[idx]
-            x, ts, ok = batch.values[idx], batch.ts_ms[idx], finite[idx]
-            f = np.full((idx.size, 4), NOT_EVALUATED, dtype=np.int8)
-            m = np.full((idx.size, 4), np.nan)
+        steps = reading_steps(batch)
+        for idx in steps:
+            whole = len(steps) == 1  # one reading per sensor: the step is the batch, in order
+            if whole:
+                r, x, ts, ok, f, m = batch.rows, batch.values, batch.ts_ms, finite, flags, measures
+            else:
+                r = batch.rows[idx]
+                x, ts, ok = batch.values[idx], batch.ts_ms[idx], finite[idx]
+                f = np.full((idx.size, 4), NOT_EVALUATED, dtype=np.int8)
+                m = np.full((idx.size, 4), np.nan)
             # gross range
             lo, hi = sp["span_min"][r], sp["span_max"][r]
             outside = (x < lo) | (x > hi)
@@ -175,7 +180,8 @@ class QartodQuality(GenericDetector[QualityParams]):
             run_max[rr] = np.where(cont, run_hi, x)[ok]
             run_len[rr] = new_n[ok]
             run_start[rr] = new_start[ok]
-            flags[idx], measures[idx] = f, m
+            if not whole:
+                flags[idx], measures[idx] = f, m
         return QualityFlags(flags, measures)
 
     @classmethod
