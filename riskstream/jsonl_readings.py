@@ -113,9 +113,14 @@ class ReadingLineDecoder:
             row = np.repeat(np.arange(n), id_len)
             mat[row, np.arange(flat.size) - np.repeat(starts, id_len)] = flat
         self._id_words = mat.view(np.uint64)
+        #: each 64-bit word of the ids as its own contiguous column (one-index gathers)
+        self._id_columns = [
+            np.ascontiguousarray(self._id_words[:, k]) for k in range(self._id_words.shape[1])
+        ]
         self._id_len = id_len
         self._table_bits = max(4, int(np.ceil(np.log2(max(len(ids), 1) * 2))) + 1)
-        self._table_row, self._table_hash, self._probes = _hash_table(_hash(self._id_words), self._table_bits)
+        table_row, _, self._probes = _hash_table(_hash(self._id_words), self._table_bits)
+        self._table_row = table_row.astype(np.int32)  # half the bytes of int64: more of it stays in cache
 
     # --- public ------------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class ReadingLineDecoder:
         x0, x1 = u[a], u[a + 8]
         q0, q1 = _first_byte(x0, 34), _first_byte(x1, 34)
         n = np.where(q0 < 8, q0, 8 + q1)
-        n0, n1 = np.minimum(n, 8), np.clip(n - 8, 0, 8)
+        n0, n1 = np.minimum(n, 8), np.minimum(np.maximum(n - 8, 0), 8)
         if escapes:  # no escapes in the id
             plain = (_first_byte(x0, 92) >= n0) & ((n <= 8) | (_first_byte(x1, 92) >= n1))
         else:
@@ -251,27 +256,30 @@ class ReadingLineDecoder:
         return self._lookup_words(np.ascontiguousarray(mat).view(np.uint64), length)
 
     def _lookup_words(self, words: NDArray[np.uint64], length: NDArray[np.int64]) -> NDArray[np.int32]:
-        """Registry row of each id given as zero-padded words (-1: unknown)."""
+        """Registry row of each id given as zero-padded words (-1: unknown).
+
+        The table is probed from the slot of the id's hash; each probe compares the id itself (length and
+        words) with the row in the slot, until that row's id is this one or the slot is empty. Ids are
+        unique, so the row whose id matches is the answer.
+        """
         h = _hash(words)
-        mask = np.uint64((1 << self._table_bits) - 1)
-        slot = (h & mask).astype(np.int64)
-        row = np.full(h.size, -1, dtype=np.int64)
+        mask = (1 << self._table_bits) - 1
+        slot = (h & np.uint64(mask)).astype(np.int64)
+        row = np.full(h.size, -1, dtype=np.int32)
         todo = np.arange(h.size)
-        for _ in range(self._probes):
-            cand = self._table_row[slot[todo]]
-            hit = (cand >= 0) & (self._table_hash[slot[todo]] == h[todo])
-            row[todo[hit]] = cand[hit]
-            todo = todo[~hit & (cand >= 0)]
+        for probe in range(self._probes):
+            first = probe == 0  # every id is still to find: whole columns, no gathers
+            cand = self._table_row[slot if first else slot[todo]]
+            at = np.maximum(cand, 0)
+            same = (cand >= 0) & (self._id_len[at] == (length if first else length[todo]))
+            for k, column in enumerate(self._id_columns):  # word by word
+                same &= column[at] == (words[:, k] if first else words[todo, k])
+            row[todo[same]] = cand[same]
+            todo = todo[~same & (cand >= 0)]
             if todo.size == 0:
                 break
-            slot[todo] = (slot[todo] + 1) & int(mask)
-        found = np.flatnonzero(row >= 0)
-        r = row[found]
-        same = self._id_len[r] == length[found]
-        for k in range(words.shape[1]):  # word by word (a row-wise all() over 2 words is slow)
-            same &= self._id_words[r, k] == words[found, k]
-        row[found[~same]] = -1
-        return row.astype(np.int32)
+            slot[todo] = (slot[todo] + 1) & mask
+        return row
 
     # --- the fallback ------------------------------------------------------------------------------
 
@@ -544,17 +552,18 @@ def _short_numbers(
         n = np.minimum(_first_byte(x, 44), _first_byte(x, 125))
         ok = (n >= 1) & (n <= 7)
     else:
-        n = np.clip(length, 0, 8)
+        n = np.minimum(np.maximum(length, 0), 8)
         ok = (length >= 1) & (length <= 8)
     neg = (x & np.uint64(0xFF)) == np.uint64(45)
     body = np.where(neg, x >> np.uint64(8), x)
     m = n - neg  # characters after the sign
-    body &= _LOW_MASK[np.clip(m, 0, 8)]
-    dot = _first_byte(body | ~_LOW_MASK[np.clip(m, 0, 8)] & _ZEROS, 46)  # '.' within the number
+    m_mask = _LOW_MASK[np.minimum(np.maximum(m, 0), 8)]  # the bytes of the number
+    body &= m_mask
+    dot = _first_byte(body | ~m_mask & _ZEROS, 46)  # '.' within the number
     has_dot = dot < m
     shift_dot = (np.where(has_dot, dot, 0) * 8).astype(np.uint64)
     plain = np.where(has_dot, body + (_DOT_TO_ZERO << shift_dot), body)  # '.' -> '0' for the check
-    filled = plain | (_ZEROS & ~_LOW_MASK[np.clip(m, 0, 8)])
+    filled = plain | (_ZEROS & ~m_mask)
     ok &= (m >= 1) & _all_digits(filled)
     int_len = np.where(has_dot, dot, m)
     first = body & np.uint64(0xFF)
@@ -562,14 +571,14 @@ def _short_numbers(
     frac = np.where(has_dot, m - dot - 1, 0)
     ok &= ~has_dot | (frac >= 1)
     # the digits without the dot, then right-aligned behind leading zeros for the 8-digit parse
-    low = body & _LOW_MASK[np.clip(int_len, 0, 8)]
+    low = body & _LOW_MASK[np.minimum(np.maximum(int_len, 0), 8)]
     high = body >> ((np.minimum(int_len + 1, 7) * 8).astype(np.uint64))
     digits = np.where(has_dot, low | (high << shift_dot), body)
-    ndig = np.clip(int_len + frac, 1, 8)
+    ndig = np.minimum(np.maximum(int_len + frac, 1), 8)
     pad = ((8 - ndig) * 8).astype(np.uint64)
     aligned = np.where(ndig == 8, digits, (digits << pad) | (_ZEROS & _LOW_MASK[8 - ndig]))
     mant = _parse8(aligned).astype(np.float64)
-    value = mant / _POW10_F[np.clip(frac, 0, 7)]
+    value = mant / _POW10_F[np.minimum(np.maximum(frac, 0), 7)]
     value = np.where(neg & (has_dot | (mant != 0)), -value, value)  # "-0" is the integer 0, not -0.0
     return value, pos + n, ok
 

@@ -174,3 +174,31 @@ def test_blocks_split_only_at_line_ends_and_count_lines(tmp_path: Path) -> None:
                 ts += d.ts_ms.tolist()
                 bad += [(b.line, b.reason[:8]) for b in d.bad]
         assert ts == list(range(1000)) and bad == [(1002, "not JSON")]
+
+
+@pytest.mark.parametrize("crowded", [False, True])
+@pytest.mark.parametrize("long_ids", [False, True])
+def test_id_lookup_finds_every_sensor_and_only_those(crowded: bool, long_ids: bool) -> None:
+    """Every registry id maps to its row, any other id (a prefix, an extension, one byte off, empty) to
+    -1; also with a table just larger than the registry, whose probe sequences run long."""
+    from riskstream.jsonl_readings import _hash, _hash_table
+
+    stem = "a-very-long-sensor-id-" if long_ids else "s"
+    ids = [f"{stem}{i}" for i in range(300)] + ["x", "xy", "abcdefgh", "abcdefghijklmno"]
+    reg = tiny_registry(*((sid, "combustible_gas") for sid in ids))
+    dec = ReadingLineDecoder(reg)
+    if crowded:  # 512 slots for 304 ids: long runs of occupied slots
+        dec._table_bits = 9
+        table_row, _, dec._probes = _hash_table(_hash(dec._id_words), 9)
+        dec._table_row = table_row.astype(np.int32)
+    others = ["", f"{stem}3000", f"{stem}30x", f"{stem}", "abcdefghi", "abcdefghijklmn", "y", "xyz"]
+    queries = ids + others
+    width = dec._id_width
+    mat = np.zeros((len(queries), width), dtype=np.uint8)
+    for i, q in enumerate(queries):
+        raw = q.encode()[:width]
+        mat[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    length = np.array([len(q.encode()) for q in queries], dtype=np.int64)
+    got = dec._lookup_words(np.ascontiguousarray(mat).view(np.uint64), length)
+    want = [reg.index.get(q, -1) if len(q.encode()) <= width else -1 for q in queries]
+    assert got.tolist() == want
