@@ -155,43 +155,48 @@ class QualityChannel:
         batch = Batch(rows[order], ts_ms[order], values[order])
         view = self._view(cow)
         sorted_flags = np.empty((n, len(CHECKS)), dtype=np.int8)
+        worst = np.empty(n, dtype=np.int8)  # the highest flag of each reading (flags are 1..4)
         changes: list[FaultChange] = []
         for a, b in sensor_pieces(batch.rows, PIECE_READINGS):
             piece = batch if b - a == n else batch.take(slice(a, b))
             q = self.detector.flags_in_place(view, piece)
             sorted_flags[a:b] = q.flags
-            changes += self._changes(cow, piece, q, order[a:b])
+            np.maximum(np.maximum(q.flags[:, 0], q.flags[:, 1]), q.flags[:, 2], out=worst[a:b])
+            np.maximum(worst[a:b], q.flags[:, 3], out=worst[a:b])
+            changes += self._changes(cow, piece, q, worst[a:b], order[a:b])
         changes.sort(key=lambda c: (c.pos, c.check))
-        worst = np.maximum(
-            np.maximum(sorted_flags[:, 0], sorted_flags[:, 1]),
-            np.maximum(sorted_flags[:, 2], sorted_flags[:, 3]),
-        )
         withheld = np.empty(n, dtype=bool)
         withheld[order] = worst == FAIL  # any check failed
         suspect = np.empty(n, dtype=bool)
         suspect[order] = worst == SUSPECT  # the worst flag suspect: none failed
         flags = np.empty_like(sorted_flags)
-        flags[order] = sorted_flags
+        flags.view(np.int32)[order] = sorted_flags.view(np.int32)  # a reading's 4 flags as one word
         return QualityResult(flags, withheld, suspect, changes)
 
     def _changes(
-        self, cow: Cow, batch: Batch, q: QualityFlags, positions: NDArray[np.int64]
+        self,
+        cow: Cow,
+        batch: Batch,
+        q: QualityFlags,
+        worst: NDArray[np.int8],
+        positions: NDArray[np.int64],
     ) -> list[FaultChange]:
-        """Fault transitions of a batch (sorted by sensor and time) whose flags are ``q``; updates
-        ``qc_fault``. ``positions`` are the readings' places in the segment.
+        """Fault transitions of a batch (sorted by sensor and time) whose flags are ``q`` (``worst``: each
+        reading's highest); updates ``qc_fault``. ``positions`` are the readings' places in the segment.
 
         A (sensor, check) changes on a flag 3 or 4 while normal, or a flag 1 while in fault: only the
         readings with such a flag, or of a sensor with a fault open, are looked at.
         """
         changes: list[FaultChange] = []
-        flags = q.flags
-        for idx in reading_steps(batch):
-            f = flags[idx]
-            r = batch.rows[idx]
-            hot = (f >= SUSPECT).any(axis=1) | _open_fault(cow[_FAULT], r)
+        steps = reading_steps(batch)
+        for idx in steps:
+            whole = len(steps) == 1  # one reading per sensor: no gathers
+            r = batch.rows if whole else batch.rows[idx]
+            hot = ((worst if whole else worst[idx]) >= SUSPECT) | _open_fault(cow[_FAULT], r)
             if not hot.any():
                 continue
-            idx, f, r = idx[hot], f[hot], r[hot]
+            idx, r = idx[hot], r[hot]
+            f = q.flags[idx]
             cur = cow[_FAULT][r]
             new = np.where(f >= SUSPECT, 1, np.where(f == PASS, 0, cur)).astype(np.int8)
             diff = np.argwhere(new != cur)

@@ -131,10 +131,11 @@ class QartodQuality(GenericDetector[QualityParams]):
             # gross range
             lo, hi = sp["span_min"][r], sp["span_max"][r]
             outside = (x < lo) | (x > hi)
-            f[:, GROSS_RANGE] = np.where(outside, FAIL, PASS)
-            f[(np.isnan(lo) & np.isnan(hi)) | ~ok, GROSS_RANGE] = NOT_EVALUATED
+            gross_off = (np.isnan(lo) & np.isnan(hi)) | ~ok
+            f[:, GROSS_RANGE] = np.where(gross_off, NOT_EVALUATED, np.where(outside, FAIL, PASS))
             m[:, GROSS_RANGE] = x
             good = ok & ~outside
+            all_good = bool(good.all())  # the common case: no compressions below
             # spike against the median of the previous accepted values
             filled = state["filled"][r]
             s_sus, s_fail = sp["spike_suspect"][r], sp["spike_fail"][r]
@@ -145,21 +146,27 @@ class QartodQuality(GenericDetector[QualityParams]):
                 f[:, SPIKE] = np.where(dev > s_fail, FAIL, np.where(dev > s_sus, SUSPECT, PASS))
                 f[~on, SPIKE] = NOT_EVALUATED
                 m[:, SPIKE] = dev
-            ring.push(state, r[good], x[good])
+            if all_good:
+                ring.push(state, r, x)
+            else:
+                ring.push(state, r[good], x[good])
             # rate of change since the previous accepted value
             prev_ts = last_ts[r]
             seen = prev_ts != NO_TS
-            dt_ms = np.where(seen, ts - np.where(seen, prev_ts, 0), 0)
+            dt_ms = np.where(seen, ts - prev_ts, 0)  # (wraps where not seen, and is replaced)
             newer = dt_ms > 0
             rate = np.abs(x - last_value[r]) / np.where(newer, dt_ms, 1) * 1000.0
             lim = sp["roc_limit_per_s"][r]
-            has_rate = seen & (dt_ms >= max(p.roc_min_dt_s * 1000.0, 1.0)) & good
-            f[:, RATE_OF_CHANGE] = np.where(rate > lim, SUSPECT, PASS)
-            f[~has_rate | np.isnan(lim), RATE_OF_CHANGE] = NOT_EVALUATED
+            has_rate = (dt_ms >= max(p.roc_min_dt_s * 1000.0, 1.0)) & good  # dt ≥ 1 ms: seen before
+            rated = has_rate & ~np.isnan(lim)
+            f[:, RATE_OF_CHANGE] = np.where(rated, np.where(rate > lim, SUSPECT, PASS), NOT_EVALUATED)
             m[:, RATE_OF_CHANGE] = np.where(has_rate, rate, np.nan)
             move = good & (~seen | newer)
-            last_value[r[move]] = x[move]
-            last_ts[r[move]] = ts[move]
+            if bool(move.all()):
+                last_value[r], last_ts[r] = x, ts
+            else:
+                last_value[r[move]] = x[move]
+                last_ts[r[move]] = ts[move]
             # flat line: run of readings within tolerance
             tol = sp["flat_tolerance"][r]
             run_lo = np.minimum(run_min[r], x)
@@ -171,15 +178,24 @@ class QartodQuality(GenericDetector[QualityParams]):
             age_s = np.maximum(ts - new_start, 0) / 1000.0
             fail = _reached(new_n, age_s, sp["flat_fail_n"][r], sp["flat_fail_s"][r])
             sus = _reached(new_n, age_s, sp["flat_suspect_n"][r], sp["flat_suspect_s"][r])
-            f[:, FLAT_LINE] = np.where(fail, FAIL, np.where(sus, SUSPECT, PASS))
-            f[np.abs(x - sp["flat_exempt"][r]) <= tol, FLAT_LINE] = PASS
-            f[np.isnan(tol) | ~ok, FLAT_LINE] = NOT_EVALUATED
+            exempt = np.abs(x - sp["flat_exempt"][r]) <= tol
+            f[:, FLAT_LINE] = np.where(
+                np.isnan(tol) | ~ok,
+                NOT_EVALUATED,
+                np.where(exempt, PASS, np.where(fail, FAIL, np.where(sus, SUSPECT, PASS))),
+            )
             m[:, FLAT_LINE] = np.where(ok, age_s, np.nan)
-            rr = r[ok]
-            run_min[rr] = np.where(cont, run_lo, x)[ok]
-            run_max[rr] = np.where(cont, run_hi, x)[ok]
-            run_len[rr] = new_n[ok]
-            run_start[rr] = new_start[ok]
+            if bool(ok.all()):
+                run_min[r] = np.where(cont, run_lo, x)
+                run_max[r] = np.where(cont, run_hi, x)
+                run_len[r] = new_n
+                run_start[r] = new_start
+            else:
+                rr = r[ok]
+                run_min[rr] = np.where(cont, run_lo, x)[ok]
+                run_max[rr] = np.where(cont, run_hi, x)[ok]
+                run_len[rr] = new_n[ok]
+                run_start[rr] = new_start[ok]
             if not whole:
                 flags[idx], measures[idx] = f, m
         return QualityFlags(flags, measures)

@@ -143,10 +143,12 @@ def test_open_fault_of_a_copy_and_of_a_strided_view_agree() -> None:
     ]
 
 
+@pytest.mark.parametrize("clean", [True, False])
 @pytest.mark.parametrize("seed", range(5))
-def test_one_reading_per_sensor_equals_the_stepwise_path(seed: int) -> None:
-    """A batch with one reading per sensor (flagged in place, one step) gets the flags and state it gets
-    when another sensor's two readings make the same batch take the stepwise path."""
+def test_one_reading_per_sensor_equals_the_stepwise_path(seed: int, clean: bool) -> None:
+    """A batch with one reading per sensor (flagged in place, one step; ``clean``: every reading finite
+    and in span, so nothing is compressed out) gets the flags and state it gets when another sensor's
+    two readings, one of them NaN, make the same batch take the stepwise path with compressions."""
     from detectors.base import Batch
     from detectors.quality import QartodQuality, QualityParams
     from detectors.quality.tables import KindQuality
@@ -156,12 +158,15 @@ def test_one_reading_per_sensor_equals_the_stepwise_path(seed: int) -> None:
     n = 50
     one, two = det.init_state(n + 1), det.init_state(n + 1)
     rows = np.arange(n, dtype=np.int32)
+    choices = [1.0, 1.0, 30.0, 2.0] if clean else [1.0, 1.0, 30.0, 70.0, -1.0]
     for call in range(6):
         ts = np.full(n, call * 10_000, dtype=np.int64) + rng.integers(0, 3000, n)
-        values = np.where(rng.random(n) < 0.1, np.nan, rng.choice([1.0, 1.0, 30.0, 70.0, -1.0], n))
+        values = rng.choice(choices, n)
+        if not clean:
+            values[rng.random(n) < 0.1] = np.nan
         got = det.flags_in_place(one, Batch(rows, ts, values))
         extra = Batch(
-            np.r_[rows, n, n].astype(np.int32), np.r_[ts, ts[:2]].astype(np.int64), np.r_[values, 1.0, 2.0]
+            np.r_[rows, n, n].astype(np.int32), np.r_[ts, ts[:2]].astype(np.int64), np.r_[values, np.nan, 2.0]
         )
         want = det.flags_in_place(two, extra)
         np.testing.assert_array_equal(got.flags, want.flags[:n])
