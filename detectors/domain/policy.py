@@ -30,11 +30,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import State
+from detectors.rows import put_rows, take_rows
 
 #: number of warning levels above normal: blue, yellow, orange, red
 N_LEVELS = 4
 _RUN_CAP = np.int32(1 << 30)
-_LEVEL_NUMBERS = np.arange(1, N_LEVELS + 1, dtype=np.int8)
 #: relative tolerance of set-point comparisons (floating-point noise, far below any sensor resolution)
 SET_POINT_RTOL = 1e-9
 
@@ -68,12 +68,31 @@ def highest_level(hit: NDArray[np.bool_]) -> NDArray[np.int8]:
     """
     if hit.shape[0] == 0:
         return np.zeros(0, dtype=np.int8)
-    word = np.ascontiguousarray(hit, dtype=np.bool_).view("<u4").reshape(-1)
+    return _highest_of_words(_level_words(hit))
+
+
+def _level_words(hit: NDArray[np.bool_]) -> NDArray[np.uint32]:
+    """The ``(m, 4)`` booleans as ``m`` little-endian 32-bit words, byte k - 1 for level k."""
+    return np.ascontiguousarray(hit, dtype=np.bool_).view("<u4").reshape(-1)
+
+
+def _highest_of_words(word: NDArray[np.uint32]) -> NDArray[np.int8]:
     code = word & np.uint32(1)
     code |= (word >> np.uint32(7)) & np.uint32(2)
     code |= (word >> np.uint32(14)) & np.uint32(4)
     code |= (word >> np.uint32(21)) & np.uint32(8)
     return _HIGHEST_OF_CODE[code]
+
+
+#: per current level (any int8, indexed by its byte), the level bytes at or below it as a 32-bit mask:
+#: ``word & _AT_OR_BELOW[level]`` keeps level k's byte where ``level >= k``
+_AT_OR_BELOW = np.array(
+    [
+        sum(1 << (8 * (k - 1)) for k in range(1, N_LEVELS + 1) if level >= k)
+        for level in np.arange(256, dtype=np.uint8).view(np.int8).tolist()
+    ],
+    dtype=np.uint32,
+)
 
 
 class LevelLatch:
@@ -100,7 +119,7 @@ class LevelLatch:
     ) -> NDArray[np.int8]:
         """Levels of one step (at most one reading per sensor); updates ``state`` (a copy the caller owns)."""
         current = state[LevelLatch.LEVEL][rows]
-        run = state[LevelLatch.RUN][rows]
+        run = take_rows(state[LevelLatch.RUN], rows)
         with np.errstate(invalid="ignore"):
             over = measure >= _lowered(thresholds.set_points)
             holds = measure >= _lowered(thresholds.clear_points)
@@ -110,13 +129,13 @@ class LevelLatch:
         np.minimum(new_run, _RUN_CAP, out=new_run)
         new_run *= over
         raised = highest_level(new_run >= thresholds.sustain[:, None])
-        holds &= current[:, None] >= _LEVEL_NUMBERS  # hold only a level the sensor is at (or above)
-        level = np.maximum(raised, highest_level(holds))
+        held = _level_words(holds) & _AT_OR_BELOW[current.view(np.uint8)]  # only levels it is at or above
+        level = np.maximum(raised, _highest_of_words(held))
         if not valid.all():  # an invalid reading keeps the level and the runs
             level = np.where(valid, level, current).astype(np.int8)
             new_run = np.where(valid[:, None], new_run, run)
         state[LevelLatch.LEVEL][rows] = level
-        state[LevelLatch.RUN][rows] = new_run
+        put_rows(state[LevelLatch.RUN], rows, new_run)
         return level
 
 

@@ -103,3 +103,43 @@ def test_point_ring_slope_window_and_wrap() -> None:
     assert n.tolist() == [3] and span.tolist() == [2000]
     slope, n, _ = ring.window_slope(state, row, np.array([1]))
     assert n.tolist() == [1] and np.isnan(slope[0])
+
+
+def test_latch_step_equals_its_definition_sensor_by_sensor() -> None:
+    """Many sensors at once (any current level and runs, NaN points, invalid readings, gates) get what
+    the definition gives one sensor at a time: raised = highest level whose run reached the sustain
+    count, held = highest level at or below the current one whose clear point the measure holds."""
+    from detectors.domain.policy import _RUN_CAP, _lowered
+
+    rng = np.random.default_rng(3)
+    cap, m = 400, 250
+    for trial in range(20):
+        state = LevelLatch.init_state(cap)
+        state[LevelLatch.LEVEL][:] = rng.integers(0, 5, cap)
+        state[LevelLatch.RUN][:] = rng.choice([0, 1, 2, 5, int(_RUN_CAP)], (cap, 4))
+        before = {k: v.copy() for k, v in state.items()}
+        rows = np.sort(rng.choice(cap, m, replace=False)).astype(np.int32)
+        sp = np.sort(rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], (m, 4)), axis=1)
+        sp[rng.random((m, 4)) < 0.15] = NAN
+        cp = sp - rng.choice([0.0, 0.5], (m, 4))
+        measure = rng.choice([0.0, 1.0, 1.5, 2.5, 3.0, 4.5, 6.0, NAN], (m, 4))
+        sustain = rng.choice([1.0, 2.0, 3.0], m)
+        valid = rng.random(m) > 0.1
+        gate = None if trial % 2 else rng.random((m, 4)) > 0.2
+        got = LevelLatch.apply_step(state, rows, measure, LevelThresholds(sp, cp, sustain), valid, gate)
+        low_sp, low_cp = _lowered(sp), _lowered(cp)
+        for i, r in enumerate(rows.tolist()):
+            cur, run = int(before[LevelLatch.LEVEL][r]), before[LevelLatch.RUN][r].tolist()
+            over = [
+                bool(measure[i, k] >= low_sp[i, k]) and (gate is None or bool(gate[i, k])) for k in range(4)
+            ]
+            new_run = [min(run[k] + 1, int(_RUN_CAP)) if over[k] else 0 for k in range(4)]
+            raised = max([k + 1 for k in range(4) if new_run[k] >= sustain[i]], default=0)
+            held = max([k + 1 for k in range(4) if measure[i, k] >= low_cp[i, k] and cur >= k + 1], default=0)
+            want_level, want_run = (max(raised, held), new_run) if valid[i] else (cur, run)
+            assert int(got[i]) == want_level
+            assert int(state[LevelLatch.LEVEL][r]) == want_level
+            assert state[LevelLatch.RUN][r].tolist() == want_run
+        untouched = np.setdiff1d(np.arange(cap), rows)
+        for k in state:
+            np.testing.assert_array_equal(state[k][untouched], before[k][untouched])
