@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Batch, State, copy_state
 from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
-from detectors.domain.ring import PointRing
+from detectors.domain.ring import PointRing, take_cells
 from detectors.domain.rule import (
     DomainRule,
     Measures,
@@ -131,7 +131,7 @@ class MethaneTrend(DomainRule[P]):
         ring = self.ring
         back = np.arange(ring.points)
         slots = (state[ring.head_key][rows][:, None] - 1 - back[None, :]) % ring.points
-        recent = state[ring.x_key][rows[:, None], slots]
+        recent = take_cells(state[ring.x_key], rows, slots)
         use = back[None, :] < count[:, None]
         vals = np.where(use, recent, np.inf)
         low = vals.min(axis=1)

@@ -15,6 +15,8 @@ The functions update arrays the caller owns (a copy made once per batch), never 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -125,13 +127,15 @@ class PointRing:
             in_window = np.zeros(rows.size, dtype=np.uint64)
             for j in range(words.shape[1]):
                 in_window += (words[:, j] * _BYTE_SUM) >> np.uint64(56)
-        recent = (head[None, :] - 1 - np.arange(k)[:, None]) % p  # (k, m), newest-stored first
-        ts = state[self.ts_key][rows[None, :], recent]
+        back = head[:, None] - 1 - np.arange(k)[None, :]  # (m, k), newest-stored first
+        recent = back & (p - 1) if p & (p - 1) == 0 else back % p  # (a power of two: the same, cheaper)
+        # gathered sensor by sensor (each sensor's slots are one row of the ring), used slot-major
+        ts = np.ascontiguousarray(take_cells(state[self.ts_key], rows, recent).T)
         inside = (ts > lo) & (ts <= newest)
         n = np.count_nonzero(inside, axis=0)
         oldest = np.where(inside, ts, np.iinfo(np.int64).max).min(axis=0)
         span_ms = np.where(n > 0, newest - oldest, 0)
-        x = state[self.x_key][rows[None, :], recent]
+        x = np.ascontiguousarray(take_cells(state[self.x_key], rows, recent).T)
         t = np.where(inside, (ts - newest) * 1e-3, 0.0)  # seconds relative to the newest reading
         xr = np.where(inside, x - x[0], 0.0)  # values relative to the last one stored
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -149,6 +153,14 @@ class PointRing:
 
 
 _BYTE_SUM = np.uint64(0x0101010101010101)  # × a word of 0/1 bytes: their count in the top byte
+
+
+def take_cells(a: NDArray[Any], rows: NDArray[np.int32], slots: NDArray[np.integer]) -> NDArray[Any]:
+    """``a[rows[:, None], slots]`` (``slots`` of shape ``(m, k)``) for a ``(capacity, points)`` column:
+    one gather of flat indices ``row · points + slot`` instead of numpy's two-index fancy indexing."""
+    if not a.flags.c_contiguous:
+        return a[rows[:, None], slots]
+    return np.take(a.reshape(-1), rows.astype(np.int64)[:, None] * a.shape[1] + slots)
 
 
 def _sum_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:

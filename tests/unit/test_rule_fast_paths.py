@@ -294,3 +294,20 @@ def test_configure_equals_one_sensor_at_a_time(rule: object, seed: int) -> None:
         except SensorParamError as exc:
             outcomes.append(str(exc))
     assert repr(outcomes[0]) == repr(outcomes[1])
+
+
+def test_take_cells_equals_two_index_fancy_indexing() -> None:
+    from detectors.domain.ring import take_cells
+
+    rng = np.random.default_rng(5)
+    for points in (16, 64, 12):
+        a = rng.normal(size=(300, points))
+        rows = rng.choice(300, 120, replace=True).astype(np.int32)  # repeated rows too
+        head = rng.integers(0, points, rows.size).astype(np.int32)
+        back = head[:, None] - 1 - np.arange(16)[None, :]  # negative before wrapping
+        if points & (points - 1) == 0:  # a power of two: the mask the recent fit uses is the modulo
+            np.testing.assert_array_equal(back & (points - 1), back % points)
+        slots = back % points
+        want = a[rows[:, None], slots]
+        np.testing.assert_array_equal(take_cells(a, rows, slots), want)
+        np.testing.assert_array_equal(take_cells(np.asfortranarray(a), rows, slots), want)
