@@ -50,6 +50,7 @@ from detectors.domain.rule import (
     level_label,
     readings_text,
 )
+from detectors.rows import put_rows, take_rows
 
 #: history entries per fit window (one velocity kept per eighth of a window)
 HISTORY_PER_WINDOW = 8
@@ -343,9 +344,9 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
         cond[:, 1:] &= rising[:, None]
         upd = valid
         since, held = time_persisted(
-            state["ta_since"][rows], cond, now, sp["persist_s"], sp["persist_critical_s"]
+            take_rows(state["ta_since"], rows), cond, now, sp["persist_s"], sp["persist_critical_s"]
         )
-        state["ta_since"][rows[upd]] = since[upd]
+        put_rows(state["ta_since"], rows[upd], since[upd])
         gate = held  # blue (steady creep) has no trend gate, only its persistence
 
         w = upd & window_ok & (hb != NO_BIN)
@@ -401,7 +402,7 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
             todo = todo[~hit]
         if todo.size:  # gaps or a short history: the newest entry in (hb - h, hb - lag]
             r, b = rows[todo], hb[todo]
-            held = bins[r].T.copy()  # slots first: the maximum runs over whole rows of sensors
+            held = take_rows(bins, r).T.copy()  # slots first: the maximum runs over whole rows of sensors
             cand = (held != NO_BIN) & (held <= b - TREND_LAG_ENTRIES) & (held > b - h)
             newest = np.where(cand, held, NO_BIN).max(axis=0)  # entries are distinct bin numbers
             found = newest != NO_BIN

@@ -45,6 +45,7 @@ from detectors.domain.rule import (
     level_label,
     measure_at,
 )
+from detectors.rows import put_rows, take_rows
 
 DAY_S = 86_400.0
 LEVEL_KEYS = ("blue_mm_per_d2", "yellow_mm_per_d2", "orange_mm_per_d2", "red_mm_per_d2")
@@ -235,14 +236,14 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
             cond = at_or_above(chosen, set_points) & significant
             now = self.bins.newest(state, rows)
             since, held = time_persisted(
-                state["acc_since"][rows],
+                take_rows(state["acc_since"], rows),
                 cond,
                 now,
                 state["sp_accel_persist_s"][rows],
                 state["sp_accel_persist_critical_s"][rows],
             )
             upd = valid[idx]
-            state["acc_since"][rows[upd]] = since[upd]
+            put_rows(state["acc_since"], rows[upd], since[upd])
             gate[idx] = held
             per_level[idx] = chosen
             scale_of[idx] = which

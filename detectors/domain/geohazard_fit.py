@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from detectors.base import MEMO_PREFIX, State
 from detectors.domain.ring import EMPTY_TS, NO_BIN
+from detectors.rows import put_rows, take_rows
 
 _SUMS = ("n", "st", "sx", "stt", "stx", "sxx")
 _I64_MAX = np.iinfo(np.int64).max
@@ -173,11 +174,11 @@ class FitBins:
             if fresh.size:
                 r = rows[fresh]
                 older, older_tmin = self._older_sums(state, r, top[fresh], width[fresh], windows)
-                state[self.memo_sums_key][r] = older
-                state[self.memo_tmin_key][r] = older_tmin
+                put_rows(state[self.memo_sums_key], r, older)
+                put_rows(state[self.memo_tmin_key], r, older_tmin)
                 state[self.memo_top_key][r] = top[fresh]
-            sums = state[self.memo_sums_key][rows]  # (m, w, 6)
-            tmin = state[self.memo_tmin_key][rows]
+            sums = take_rows(state[self.memo_sums_key], rows)  # (m, w, 6)
+            tmin = take_rows(state[self.memo_tmin_key], rows)
             sums[~seen] = 0.0  # never saw a reading: no bins
             tmin[~seen] = _I64_MAX
         else:
@@ -220,12 +221,12 @@ class FitBins:
         the start of bin ``top`` and to its reference value (rows that saw a reading). Per row only: a
         row's sums never depend on the other rows given."""
         m, slots = rows.size, self.slots
-        bins = state[self.bin_key][rows]
+        bins = take_rows(state[self.bin_key], rows)
         filled = (bins != NO_BIN) & (bins < top[:, None])  # older than the newest bin
         age = top[:, None] - bins  # meaningless (may wrap) where not filled
-        xr = state[self.xr_key][rows]
+        xr = take_rows(state[self.xr_key], rows)
         s = self.sum_keys
-        n, st, sx = state[s["n"]][rows], state[s["st"]][rows], state[s["sx"]][rows]
+        n, st, sx = (take_rows(state[s[k]], rows) for k in ("n", "st", "sx"))
         with np.errstate(over="ignore", invalid="ignore"):
             start = (bins - top[:, None]) * width[:, None]
             start = start * 1e-3  # bin start, s before the newest bin's start
@@ -239,16 +240,16 @@ class FitBins:
             two_s = 2.0 * start
             acc = ns * start
             acc += two_s * st
-            np.add(acc, state[s["stt"]][rows], out=parts[:, 3])
+            np.add(acc, take_rows(state[s["stt"]], rows), out=parts[:, 3])
             np.multiply(ns, d, out=acc)
             acc += start * sx
             acc += d * st
-            np.add(acc, state[s["stx"]][rows], out=parts[:, 4])
+            np.add(acc, take_rows(state[s["stx"]], rows), out=parts[:, 4])
             np.multiply(nd, d, out=acc)
             np.multiply(d, 2.0, out=two_s)
             two_s *= sx
             acc += two_s
-            np.add(acc, state[s["sxx"]][rows], out=parts[:, 5])
+            np.add(acc, take_rows(state[s["sxx"]], rows), out=parts[:, 5])
         lo = np.array([skip for skip, _ in windows])
         hi = np.array([skip + width_bins for skip, width_bins in windows])
         sel = (age[:, None, :] >= lo[None, :, None]) & (age[:, None, :] < hi[None, :, None])  # (m, w, slots)
