@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import Batch, State, StateKeyMismatchError, copy_learned, is_memo, with_memos
+from detectors.canonical_json import canonical_json
 from detectors.domain import DomainRule, default_rules
 from detectors.domain.rule import RuleOutput
 from detectors.lifecycle import reasons
@@ -138,8 +139,7 @@ def _sensor_identity(s: Sensor) -> bytes:
 
 def _params_digest(registry: Registry) -> str:
     """Fingerprint of every sensor's params (one JSON document, keys sorted)."""
-    text = json.dumps([s.params for s in registry], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json([s.params for s in registry])).hexdigest()
 
 
 def _prefix_digest(parts: Sequence[bytes], n: int) -> str:
