@@ -127,9 +127,14 @@ class MethaneTrend(DomainRule[P]):
     def _lowest_recent(
         self, state: State, rows: NDArray[np.int32], count: NDArray[np.float64]
     ) -> NDArray[np.float64]:
-        """Lowest of each row's last ``count`` stored readings (NaN until it has that many)."""
+        """Lowest of each row's last ``count`` stored readings (NaN until it has that many).
+
+        Only the newest ``ceil(max(count))`` slots are read: a slot further back is used by no row.
+        """
         ring = self.ring
-        back = np.arange(ring.points)
+        counted = count[np.isfinite(count)]
+        widest = int(np.ceil(counted.max())) if counted.size else 1
+        back = np.arange(min(max(widest, 1), ring.points))
         slots = (state[ring.head_key][rows][:, None] - 1 - back[None, :]) % ring.points
         recent = take_cells(state[ring.x_key], rows, slots)
         use = back[None, :] < count[:, None]

@@ -311,3 +311,31 @@ def test_take_cells_equals_two_index_fancy_indexing() -> None:
         want = a[rows[:, None], slots]
         np.testing.assert_array_equal(take_cells(a, rows, slots), want)
         np.testing.assert_array_equal(take_cells(np.asfortranarray(a), rows, slots), want)
+
+
+def test_lowest_recent_reads_only_the_slots_some_row_uses() -> None:
+    """The lowest of the last ``count`` readings equals the definition over the whole ring (counts from
+    1 to beyond the ring, NaN readings, rings that have not wrapped, a NaN count)."""
+    from detectors.domain import WellMethane
+
+    rule = WellMethane()
+    ring = rule.ring
+    rng = np.random.default_rng(11)
+    state = ring.init_state(200)
+    rows = np.arange(200, dtype=np.int32)
+    for step in range(40):
+        some = np.flatnonzero(rng.random(200) < 0.7).astype(np.int32)
+        x = rng.normal(size=some.size)
+        x[rng.random(some.size) < 0.05] = np.nan
+        ring.push(state, some, np.full(some.size, step * 1000, dtype=np.int64), x)
+        for counts in (rng.integers(1, 5, 200), rng.integers(1, ring.points + 3, 200), np.full(200, 2)):
+            count = counts.astype(np.float64)
+            if step % 7 == 0:
+                count[3] = np.nan
+            back = np.arange(ring.points)
+            slots = (state[ring.head_key][:, None] - 1 - back[None, :]) % ring.points
+            recent = state[ring.x_key][rows[:, None], slots]
+            use = back[None, :] < count[:, None]
+            low = np.where(use, recent, np.inf).min(axis=1)
+            want = np.where(~np.isnan(np.where(use, recent, 0.0)).any(axis=1), low, np.nan)
+            np.testing.assert_array_equal(rule._lowest_recent(state, rows, count), want)
