@@ -339,3 +339,45 @@ def test_lowest_recent_reads_only_the_slots_some_row_uses() -> None:
             low = np.where(use, recent, np.inf).min(axis=1)
             want = np.where(~np.isnan(np.where(use, recent, 0.0)).any(axis=1), low, np.nan)
             np.testing.assert_array_equal(rule._lowest_recent(state, rows, count), want)
+
+
+def test_all_finite_rows_equals_a_row_wise_all() -> None:
+    from detectors.domain.elevator_common import _all_finite_rows
+
+    rng = np.random.default_rng(13)
+    for cols in (1, 2, 4, 5):
+        v = rng.normal(size=(300, cols))
+        v[rng.random(v.shape) < 0.05] = np.nan
+        v[rng.random(v.shape) < 0.02] = -np.inf
+        for a in (v, np.asfortranarray(v), v[::2], np.zeros((0, cols))):
+            np.testing.assert_array_equal(_all_finite_rows(a), np.isfinite(a).all(axis=1))
+
+
+@pytest.mark.parametrize("name", ["elevator_trapped_passenger", "elevator_door_open_moving"])
+def test_elevator_step_of_the_whole_batch_equals_the_stepwise_path(name: str) -> None:
+    """One reading per car (the step is the batch) gives what the same readings give when another car's
+    two readings make the batch take the stepwise path."""
+    rule = next(r for r in default_rules() if r.name == name)
+    rng = np.random.default_rng(17)
+    n = 60
+    one, two = rule.init_state(n + 1), rule.init_state(n + 1)
+    rows = np.arange(n, dtype=np.int32)
+    for call in range(30):
+        ts = call * 5000 + rng.integers(0, 1000, n).astype(np.int64)
+        v = np.stack(
+            [rng.choice([0.0, 0.0, 1.5], n), rng.random(n) < 0.3, rng.random(n) < 0.7, rng.random(n) < 0.5],
+            axis=1,
+        ).astype(np.float64)
+        v[rng.random(n) < 0.03, 0] = np.nan
+        got = rule.evaluate_in_place(one, Batch(rows, ts, v))
+        extra_rows = np.r_[rows, n, n].astype(np.int32)
+        extra = Batch(extra_rows, np.r_[ts, ts[:2]].astype(np.int64), np.r_[v, v[:2]])
+        want = rule.evaluate_in_place(two, extra)
+        np.testing.assert_array_equal(got.levels, want.levels[:n])
+        np.testing.assert_array_equal(got.scores, want.scores[:n])
+        np.testing.assert_array_equal(got.measures.per_level, want.measures.per_level[:n])
+        np.testing.assert_array_equal(got.measures.valid, want.measures.valid[:n])
+        for k in got.measures.extra:
+            np.testing.assert_array_equal(got.measures.extra[k], want.measures.extra[k][:n])
+        for k in one:
+            np.testing.assert_array_equal(one[k][:n], two[k][:n])
