@@ -113,11 +113,9 @@ class ReadingLineDecoder:
             row = np.repeat(np.arange(n), id_len)
             mat[row, np.arange(flat.size) - np.repeat(starts, id_len)] = flat
         self._id_words = mat.view(np.uint64)
-        #: each 64-bit word of the ids as its own contiguous column (one-index gathers)
-        self._id_columns = [
-            np.ascontiguousarray(self._id_words[:, k]) for k in range(self._id_words.shape[1])
-        ]
         self._id_len = id_len
+        #: the ids' lengths, compact: the lookup reads them at random rows
+        self._id_len16 = id_len.astype(np.int16) if longest < 1 << 15 else id_len
         self._table_bits = max(4, int(np.ceil(np.log2(max(len(ids), 1) * 2))) + 1)
         table_row, _, self._probes = _hash_table(_hash(self._id_words), self._table_bits)
         self._table_row = table_row.astype(np.int32)  # half the bytes of int64: more of it stays in cache
@@ -271,9 +269,10 @@ class ReadingLineDecoder:
             first = probe == 0  # every id is still to find: whole columns, no gathers
             cand = self._table_row[slot if first else slot[todo]]
             at = np.maximum(cand, 0)
-            same = (cand >= 0) & (self._id_len[at] == (length if first else length[todo]))
-            for k, column in enumerate(self._id_columns):  # word by word
-                same &= column[at] == (words[:, k] if first else words[todo, k])
+            same = (cand >= 0) & (self._id_len16[at] == (length if first else length[todo]))
+            held = np.take(self._id_words, at, axis=0)  # each candidate's words: one read per id
+            for k in range(held.shape[1]):  # word by word
+                same &= held[:, k] == (words[:, k] if first else words[todo, k])
             row[todo[same]] = cand[same]
             todo = todo[~same & (cand >= 0)]
             if todo.size == 0:
