@@ -226,7 +226,7 @@ class Engine:
             local_of[global_rows] = np.arange(global_rows.size, dtype=np.int32)
             self._local_of[rule.name] = local_of
             self._global_of[rule.name] = global_rows
-            sensors = [registry.sensors[int(g)] for g in global_rows]
+            sensors = [registry.sensors[g] for g in global_rows.tolist()]
             self._cold[rule.name] = rule.configure(
                 rule.init_state(global_rows.size), [s.params for s in sensors], [s.sensor_id for s in sensors]
             )
@@ -256,7 +256,7 @@ class Engine:
         self._deadman = Deadman()
         self.pair_settings: dict[str, PairSettings] = {}
         groups: list[GroupSpec] = []
-        keyed = [i for i, s in enumerate(reg.sensors) if s.params and _LIFECYCLE_KEYS & s.params.keys()]
+        keyed = [i for i, s in enumerate(reg.sensors) if not _LIFECYCLE_KEYS.isdisjoint(s.params or ())]
         with_alarm = [i for i in keyed if "alarm" in reg.sensors[i].params]
         # groups: the rules (hazard), then on the sensor_fault channel the deadman and one per QARTOD check
         everyone = np.arange(len(reg), dtype=np.int32)

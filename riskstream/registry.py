@@ -76,6 +76,9 @@ class Registry:
                 raise RegistryError(f"duplicate sensor_id {s.sensor_id!r}")
             self.index[s.sensor_id] = i
         self.kinds: np.ndarray = np.array([s.kind for s in self.sensors], dtype=object)
+        self._rows_of_kind: dict[str, list[int]] = {}
+        for i, s in enumerate(self.sensors):
+            self._rows_of_kind.setdefault(s.kind, []).append(i)
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -91,8 +94,8 @@ class Registry:
         return None if i is None else self.sensors[i]
 
     def rows_of_kind(self, kind: str) -> np.ndarray:
-        """Registry rows of every sensor of ``kind``, ascending (int32)."""
-        return np.flatnonzero(self.kinds == kind).astype(np.int32)
+        """Registry rows of every sensor of ``kind``, ascending (int32; a new array)."""
+        return np.array(self._rows_of_kind.get(kind, ()), dtype=np.int32)
 
     def by_family(self) -> dict[Family, list[Sensor]]:
         out: dict[Family, list[Sensor]] = {}

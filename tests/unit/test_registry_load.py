@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,3 +183,16 @@ def test_load_leaves_the_garbage_collector_as_it_was(tmp_path: Path, was_on: boo
         assert gc.isenabled() == was_on
     finally:
         gc.enable()
+
+
+def test_rows_of_kind_are_the_rows_whose_kind_it_is() -> None:
+    from detectors.lifecycle.testing import tiny_registry
+
+    kinds = ["rain_gauge", "combustible_gas", "rain_gauge", "tank_level", "combustible_gas", "rain_gauge"]
+    reg = tiny_registry(*((f"s{i}", k) for i, k in enumerate(kinds)))
+    for kind in [*set(kinds), "crack_meter", "no such kind"]:
+        got = reg.rows_of_kind(kind)
+        assert got.dtype == np.int32
+        assert got.tolist() == np.flatnonzero(reg.kinds == kind).tolist()
+    reg.rows_of_kind("rain_gauge")[:] = 99  # a new array each time
+    assert reg.rows_of_kind("rain_gauge").tolist() == [0, 2, 5]
