@@ -260,9 +260,9 @@ class Engine:
         with_alarm = [i for i in keyed if "alarm" in reg.sensors[i].params]
         # groups: the rules (hazard), then on the sensor_fault channel the deadman and one per QARTOD check
         everyone = np.arange(len(reg), dtype=np.int32)
-        fault_names = [DEADMAN_RULE, *RULE_OF_CHECK]
-        for rule in [*self.rules, *([None] * len(fault_names))]:
-            name = rule.name if rule is not None else fault_names[len(groups) - len(self.rules)]
+        named: list[tuple[DomainRule | None, str]] = [(r, r.name) for r in self.rules]
+        named += [(None, name) for name in (DEADMAN_RULE, *RULE_OF_CHECK)]
+        for rule, name in named:
             defaults = getattr(rule, "alarm_defaults", None) if rule is not None else None
             base = cfg.rule_settings(name, defaults if isinstance(defaults, AlarmSettings) else None)
             rows = self._global_of[name] if rule is not None else everyone

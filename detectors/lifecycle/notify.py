@@ -323,10 +323,14 @@ class Notifier:
             return
         shown = int(c["shown"][row])
         note = "shelve expired" if kind == _SHELVE_END else "maintenance window ended"
-        if shown or not self.groups[g].quiet_actions:
+        if self._records_action(g, shown):
             event = AlertEvent.UNSHELVE
             self._emit(g, row, due, Phase.TIMER, event, shown, shown, Cause.UNSUPPRESS, note=note)
         self._catch_up(g, row, due, Phase.TIMER, Cause.UNSUPPRESS)
+
+    def _records_action(self, g: int, shown: int) -> bool:
+        """Whether a shelve, maintenance or unshelve of a pair showing ``shown`` gets an alert of its own."""
+        return bool(shown) or not self.groups[g].quiet_actions
 
     def _catch_up(self, g: int, row: int, ts: int, phase: int, cause: int) -> None:
         """Announce the current level if nothing silences the pair and it differs from the shown one."""
@@ -364,7 +368,7 @@ class Notifier:
             elif event == AlertEvent.UNSHELVE:
                 c.w("shelved_until")[row] = NO_DUE
                 c.w("maint_until")[row] = NO_DUE
-            if shown or not self.groups[g].quiet_actions:
+            if self._records_action(g, shown):
                 self._emit(g, row, ts_ms, Phase.ACTION, event, shown, shown, Cause.UNSUPPRESS, note=note)
             if event == AlertEvent.UNSHELVE:
                 self._catch_up(g, row, ts_ms, Phase.ACTION, Cause.UNSUPPRESS)
