@@ -119,17 +119,25 @@ class ReferenceRobustZ(_ReferenceRing):
     def __init__(self, params: RobustZParams) -> None:
         super().__init__(params.window)
         self.p = params
+        self.baseline: dict[int, tuple[float, float]] = {}  # row -> (median, scale) in force
+        self.pushed: dict[int, int] = {}
 
     def step_one(self, row: int, ts_ms: int, x: float) -> float:
         ring = self.ring(row)
         if not math.isfinite(x):
             return NAN
-        score = NAN
-        if len(ring) >= self.p.min_count:
-            med = statistics.median(ring)
-            mad = statistics.median([abs(v - med) for v in ring])
-            score = _div(abs(x - med), max(MAD_TO_STD * mad, self.p.min_scale))
+        pushed = self.pushed.get(row, 0)
+        if pushed % self.p.hop == 0:
+            med = scale = NAN
+            if len(ring) >= self.p.min_count:
+                med = statistics.median(ring)
+                mad = statistics.median([abs(v - med) for v in ring])
+                scale = max(MAD_TO_STD * mad, self.p.min_scale)
+            self.baseline[row] = (med, scale)
+        med, scale = self.baseline.get(row, (NAN, NAN))
+        score = NAN if math.isnan(scale) else _div(abs(x - med), scale)
         ring.append(x)
+        self.pushed[row] = pushed + 1
         return score
 
 

@@ -78,9 +78,14 @@ class WindowSource:
 
 
 def windows_before(
-    state: State, runs: Runs, x: NDArray[np.float64], pos: NDArray[np.int32], filled: NDArray[np.int32]
+    state: State,
+    runs: Runs,
+    x: NDArray[np.float64],
+    pos: NDArray[np.int32],
+    filled: NDArray[np.int32],
+    hop: int = 1,
 ) -> list[WindowSource]:
-    """The rings each finite reading of a batch is judged against, for all its readings at once.
+    """The rings the finite readings of a batch are judged against, for all its readings at once.
 
     ``x`` are a batch's finite values (sorted by row, in ``runs``). The ring before a sensor's ``k``-th
     reading of the batch is its ring after pushing the ``k`` earlier ones; this describes all of them
@@ -88,23 +93,35 @@ def windows_before(
     reading come from one vectorised pass instead of one pass per ``k``. ``pos`` and ``filled`` are
     those of each run's ring (run order). Call before pushing the batch (:func:`push_runs`).
 
-    First readings use their ring as stored. For the later readings of a sensor with several, its
-    ring is laid out twice, oldest slot first, then its batch values, in a temporary array ``ext``:
-    the ring before reading ``k`` is the contiguous slice of ``window`` values that ends just before it.
+    With ``hop > 1`` only the readings on a hop are described: those that arrive when their ring has
+    received a multiple of ``hop`` values (``hop`` must divide the window, so ``pos`` tells).
+
+    Sensors with one reading use their ring as stored. For a sensor with several, its ring is laid out
+    twice, oldest slot first, then its batch values, in a temporary array ``ext``: the ring before
+    reading ``k`` is the contiguous slice of ``window`` values starting ``k`` after its oldest slot.
     """
     buf = state["buf"]
     width = buf.shape[1]
-    first = WindowSource(buf, False, runs.rows, None if runs.all_single else runs.starts, filled)
     if runs.all_single:
-        return [first]
-    multi = runs.run_of_later[runs.k == 1]  # runs with several readings, row order
+        if hop == 1:
+            return [WindowSource(buf, False, runs.rows, None, filled)]
+        due = np.flatnonzero(_on_hop(pos, hop))
+        return [WindowSource(buf, False, runs.rows[due], due, filled[due])]
+    several = runs.lengths > 1
+    sources = []
+    if not several.all():
+        single = np.flatnonzero(~several)
+        if hop > 1:
+            single = single[_on_hop(pos[single], hop)]
+        sources.append(WindowSource(buf, False, runs.rows[single], runs.starts[single], filled[single]))
+    multi = np.flatnonzero(several)  # runs with several readings, row order
     later_per_run = runs.lengths[multi] - 1
     rings = buf[runs.rows[multi]]
     longest = int(later_per_run.max())
     m = multi.size
     if m * (2 * width + longest) <= 2 * (2 * width * m + runs.later.size):
         seg = 2 * width + longest  # equal segments: two slice copies lay the rings out
-        ext2 = np.empty((m, seg))
+        ext2 = scratch("ring_ext", (m, seg))  # a fresh array would be faulted in page by page
         ext2[:, :width] = rings
         ext2[:, width : 2 * width] = rings
         ext = ext2.reshape(-1)
@@ -112,21 +129,39 @@ def windows_before(
     else:  # one run much longer than the others: segments sized to their runs
         seg_len = later_per_run + 2 * width
         seg_start = np.cumsum(seg_len) - seg_len
-        ext = np.empty(int(seg_start[-1] + seg_len[-1]))
+        ext = scratch("ring_ext", int(seg_start[-1] + seg_len[-1]))
         ring_at = (seg_start[:, None] + np.arange(width)).reshape(-1)
         ext[ring_at] = rings.reshape(-1)
         ring_at += width
         ext[ring_at] = rings.reshape(-1)
-    later, k = runs.later, runs.k
+    later, k, run_of_later = runs.later, runs.k, runs.run_of_later
+    multi_pos = pos[multi]
     run_seg = np.empty(len(runs), dtype=np.intp)  # oldest slot of each multi run's ring in ext
-    run_seg[multi] = seg_start + pos[multi]
-    oldest = run_seg[runs.run_of_later]
+    run_seg[multi] = seg_start + multi_pos
+    oldest = run_seg[run_of_later]
     oldest += k  # now the start of each later reading's ring
     ext[oldest + (width - 1)] = x[later - 1]  # each later reading's predecessor, just after its ring
-    counts = filled[runs.run_of_later] + k
+    firsts, first_at, first_counts = runs.starts[multi], run_seg[multi], filled[multi]
+    if hop > 1:
+        due = np.flatnonzero(_on_hop(multi_pos, hop))
+        firsts, first_at, first_counts = firsts[due], first_at[due], first_counts[due]
+        due = np.flatnonzero(_on_hop(pos[run_of_later] + k, hop))
+        later, oldest, k, run_of_later = later[due], oldest[due], k[due], run_of_later[due]
+    counts = filled[run_of_later] + k
     np.minimum(counts, width, out=counts)
     view = np.lib.stride_tricks.sliding_window_view(ext, width)
-    return [first, WindowSource(view, True, oldest, later, counts.astype(np.int32))]
+    at = np.concatenate([first_at, oldest])
+    readings = np.concatenate([firsts, later])
+    counts = np.concatenate([first_counts, counts]).astype(np.int32, copy=False)
+    sources.append(WindowSource(view, True, at, readings, counts))
+    return sources
+
+
+def _on_hop(received: NDArray[np.integer], hop: int) -> NDArray[np.bool_]:
+    """Which rings, having received ``received`` values (modulo a multiple of ``hop``), are on a hop."""
+    if hop & (hop - 1) == 0:
+        return (received & (hop - 1)) == 0
+    return received % hop == 0
 
 
 def push_runs(
@@ -163,10 +198,16 @@ def push_runs(
         buf.reshape(-1)[cells] = values
     else:
         buf[cells // width, cells % width] = values
-    new_pos = pos + lengths
-    new_pos %= width
+    step = lengths.astype(np.int32)  # int32 like the columns: a scatter that casts is much slower
+    new_pos = pos + step
+    if width & (width - 1) == 0:
+        new_pos &= width - 1
+    else:
+        new_pos %= width
     state["pos"][runs.rows] = new_pos
-    state["filled"][runs.rows] = np.minimum(filled + lengths, width)
+    step += filled
+    np.minimum(step, width, out=step)
+    state["filled"][runs.rows] = step
 
 
 def median_and_mad_sorted(

@@ -94,6 +94,42 @@ def test_robust_z_flags_a_spike_and_resists_a_burst_of_them() -> None:
     assert np.nanmax(np.delete(scores, [60, 61, 62])) < 6
 
 
+def _absorbed_after(scores: np.ndarray, shift_at: int) -> int:
+    """Readings after a level shift until the score first drops below 3 again."""
+    return int(np.flatnonzero(scores[shift_at:] < 3)[0])
+
+
+@pytest.mark.parametrize("hop", [2, 4, 8, 16])
+def test_robust_z_hops_absorb_a_level_shift_at_most_hop_minus_one_readings_late(hop: int) -> None:
+    rng = np.random.default_rng(3)
+    shift_at = 45  # not on a hop of any of these: the lag depends on where the refreshes fall
+    x = np.r_[rng.normal(10.0, 1.0, shift_at), rng.normal(40.0, 1.0, 60)]
+    exact = RobustZ(RobustZParams(hop=1))
+    hopping = RobustZ(RobustZParams(hop=hop))
+    exact_scores, _ = exact.step(exact.init_state(1), series(x))
+    scores, _ = hopping.step(hopping.init_state(1), series(x))
+    assert (scores[shift_at : shift_at + 3] > 15).all() and (exact_scores[shift_at : shift_at + 3] > 15).all()
+    lag = _absorbed_after(scores, shift_at) - _absorbed_after(exact_scores, shift_at)
+    assert 0 <= lag <= hop - 1
+
+
+def test_robust_z_counts_hops_in_values_received_not_readings() -> None:
+    det = RobustZ(RobustZParams(window=8, min_count=4, hop=4))
+    x = np.arange(1.0, 13.0)
+    with_nan = np.r_[x[:6], np.nan, np.nan, x[6:]]  # two readings that never reach the ring
+    plain, s1 = det.step(det.init_state(1), series(x))
+    holes, s2 = det.step(det.init_state(1), series(with_nan))
+    np.testing.assert_array_equal(holes[~np.isnan(with_nan)], plain)
+    np.testing.assert_array_equal(s1["baseline"], s2["baseline"])
+
+
+def test_robust_z_hop_must_divide_the_window() -> None:
+    with pytest.raises(ValueError, match="divide"):
+        RobustZParams(window=32, hop=3)
+    with pytest.raises(ValueError, match="divide"):
+        RobustZParams(hop=0)
+
+
 def test_ewma_z_scores_a_step_then_adapts() -> None:
     x = np.r_[np.tile([9.0, 11.0], 50), np.tile([19.0, 21.0], 100)]
     det = EwmaZ(EwmaZParams(alpha=0.1, min_count=10))

@@ -46,8 +46,12 @@ DETECTORS: list[tuple[str, GenericDetector[Any], Any]] = [
     ("cusum", Cusum(CusumParams()), ref.ReferenceCusum),
     ("cusum_small", Cusum(CusumParams(alpha=0.2, min_count=3, k=0.25)), ref.ReferenceCusum),
     ("robust_z", RobustZ(RobustZParams()), ref.ReferenceRobustZ),
-    ("robust_z_16", RobustZ(RobustZParams(window=16, min_count=4)), ref.ReferenceRobustZ),
-    ("robust_z_odd", RobustZ(RobustZParams(window=5, min_count=3)), ref.ReferenceRobustZ),
+    ("robust_z_exact", RobustZ(RobustZParams(hop=1)), ref.ReferenceRobustZ),
+    ("robust_z_16", RobustZ(RobustZParams(window=16, min_count=4, hop=1)), ref.ReferenceRobustZ),
+    ("robust_z_hop_4", RobustZ(RobustZParams(hop=4)), ref.ReferenceRobustZ),
+    ("robust_z_16_hop_8", RobustZ(RobustZParams(window=16, min_count=3, hop=8)), ref.ReferenceRobustZ),
+    ("robust_z_odd", RobustZ(RobustZParams(window=5, min_count=3, hop=1)), ref.ReferenceRobustZ),
+    ("robust_z_odd_hop_5", RobustZ(RobustZParams(window=5, min_count=3, hop=5)), ref.ReferenceRobustZ),
 ]
 
 
