@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.pipeline.report import RESULTS, write_section
 from detectors.domain import (
     ElevatorOverspeed,
     GasTwoStage,
@@ -45,7 +46,6 @@ from riskstream.commands.replay import ReplaySummary, read_readings, replay_file
 from riskstream.registry import Registry
 from simulators.scenario import DEFAULT_TICK_MS, Scenario
 
-RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
 SECTION = "## Replay throughput"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".riskstream" / "bench-replay"
 BUSY_LIFECYCLE = """
@@ -180,18 +180,6 @@ def markdown(rows: list[Row], sensors: int, ticks: int, lines: int, info: str) -
     return head + body + notes
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace (or append) our section, leaving every other section as it is."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if nxt < 0 else "\n" + old[nxt + 1 :])
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", type=int, default=100_000)
@@ -225,7 +213,7 @@ def main() -> None:
     print()
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote {RESULTS}")
 
 
