@@ -20,7 +20,6 @@ from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -82,10 +81,7 @@ class ElevatorOverspeed(DomainRule[ElevatorOverspeedParams]):
                 "needs 0 < clear_ratio ≤ orange_ratio ≤ red_ratio",
             ),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         rows, ts = batch.rows, batch.ts_ms

@@ -28,7 +28,7 @@ from detectors.base import Batch, State
 from detectors.domain.elevator_common import FLAG_AT, HEARTBEAT_S, duration_text
 from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import EMPTY_TS
-from detectors.domain.rule import DomainRule, Measures, SensorParamError, TransitionContext, fmt, level_label
+from detectors.domain.rule import DomainRule, Measures, TransitionContext, fmt, level_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +73,7 @@ class ElevatorHeartbeatLoss(DomainRule[ElevatorHeartbeatLossParams]):
             (state["sp_heartbeat_s"] <= 0, "needs heartbeat_s > 0"),
             (state["sp_heartbeat_loss_factor"] < 1, "needs heartbeat_loss_factor ≥ 1"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

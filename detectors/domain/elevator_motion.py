@@ -36,16 +36,13 @@ from detectors.domain.elevator_common import (
 )
 from detectors.domain.policy import LevelThresholds
 from detectors.domain.ring import EMPTY_TS
-from detectors.domain.rule import SensorParamError, TransitionContext, fmt, level_label, readings_text
+from detectors.domain.rule import TransitionContext, fmt, level_label, readings_text
 
 
 def _check(
     rule: ElevatorStatusRule, checks: tuple[tuple[NDArray[np.bool_], str], ...], labels: Sequence[str]
 ) -> None:
-    for mask, message in checks:
-        bad = rule._first_bad(mask, labels)
-        if bad is not None:
-            raise SensorParamError(f"sensor {bad}: {rule.name} {message}")
+    rule._reject_first_bad(checks, labels)
 
 
 # --- stopped outside the door zone ------------------------------------------------------------------

@@ -47,7 +47,6 @@ from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     fmt,
     level_label,
@@ -225,10 +224,7 @@ class ElevatorRideVibration(DomainRule[ElevatorRideVibrationParams]):
             ((clear <= 0) | (clear > 1) | (orange < 1), "needs 0 < vib_clear_ratio ≤ 1 ≤ vib_orange_ratio"),
             (state["sp_motion_floor_mps2"] < 0, "needs motion_floor_mps2 ≥ 0"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

@@ -40,7 +40,7 @@ from detectors.domain.elevator_common import (
 )
 from detectors.domain.policy import LevelThresholds
 from detectors.domain.ring import EMPTY_TS
-from detectors.domain.rule import SensorParamError, TransitionContext, fmt, level_label
+from detectors.domain.rule import TransitionContext, fmt, level_label
 
 _UNKNOWN = np.int8(-1)
 
@@ -137,10 +137,7 @@ class ElevatorTrappedPassenger(ElevatorStatusRule[ElevatorTrappedPassengerParams
             (state["sp_stopped_below_mps"] <= 0, "needs stopped_below_mps > 0"),
             (state["sp_stale_after_s"] <= 0, "needs stale_after_s > 0"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _advance(
         self,

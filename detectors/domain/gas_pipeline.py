@@ -21,7 +21,6 @@ from detectors.domain.ring import RECENT_POINTS, PointRing
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -89,10 +88,7 @@ class PipelinePressureDrop(DomainRule[PipelinePressureDropParams]):
             (state["sp_min_points"] < 2, "needs min_points ≥ 2"),
             ((b <= 0) | (y < b) | (o < y) | (r < o), "needs 0 < blue ≤ yellow ≤ orange ≤ red pct_per_min"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

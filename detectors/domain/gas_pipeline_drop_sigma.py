@@ -27,7 +27,6 @@ from detectors.domain.ring import RECENT_POINTS, PointRing
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -127,10 +126,7 @@ class PipelinePressureDropSigma(DomainRule[PipelinePressureDropSigmaParams]):
             (state["sp_floor_pct_per_min"] < 0, "needs floor_pct_per_min ≥ 0"),
             (~((b > 0) & (b <= y) & (y <= o) & (o <= r)), "needs 0 < blue ≤ yellow ≤ orange ≤ red sigma"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

@@ -93,10 +93,7 @@ class MethaneTrend(DomainRule[P]):
         return checks
 
     def _raise_first(self, checks: Sequence[tuple[NDArray[np.bool_], str]], labels: Sequence[str]) -> None:
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _trend_measures(
         self, state: State, batch: Batch, steps: list[NDArray[np.int64]]

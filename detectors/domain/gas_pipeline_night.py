@@ -26,7 +26,6 @@ from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -160,10 +159,7 @@ class PipelineNightMinimum(DomainRule[PipelineNightMinimumParams]):
                 "needs 0 ≤ night_clear_margin_pct < night_blue_pct",
             ),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

@@ -43,7 +43,6 @@ from detectors.domain.ring import EMPTY_TS, NO_BIN
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -234,10 +233,7 @@ class LandslideTangentAngle(DomainRule[LandslideTangentAngleParams]):
             (state["sp_ivel_min_points"] < 3, "needs ivel_min_points ≥ 3"),
         ]
         checks += [(~np.isin(state[f"sp_{k}"], (0.0, 1.0)), f"needs {k} 0 or 1") for k in flags]
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     # --- measure -------------------------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -150,10 +149,7 @@ class LandslideAcceleration(DomainRule[LandslideAccelerationParams]):
                 "needs accel_persist_s ≥ 0 and accel_persist_critical_s ≥ 0",
             ),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _set_points(self, state: State, rows: NDArray[np.int32]) -> NDArray[np.float64]:
         return np.stack([state[f"sp_{k}"][rows] for k in LEVEL_KEYS], axis=1)

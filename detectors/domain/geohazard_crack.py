@@ -37,7 +37,6 @@ from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -137,10 +136,7 @@ class CrackJump(DomainRule[CrackJumpParams]):
             (state["sp_jump_hold_s"] <= 0, "needs jump_hold_s > 0"),
             (~ordered, "needs 0 < jump_blue_mm ≤ jump_yellow_mm ≤ jump_orange_mm ≤ jump_red_mm"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

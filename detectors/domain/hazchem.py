@@ -23,7 +23,6 @@ from detectors.domain.policy import LevelThresholds
 from detectors.domain.ring import EMPTY_TS
 from detectors.domain.rule import (
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -126,10 +125,7 @@ class GasTwoStage(TwoStageGasMeasure[GasTwoStageParams]):
             ((ratio <= 0) | (ratio > 1), "needs 0 < prealarm_ratio ≤ 1"),
             (margin < 0, "needs clear_margin_lel ≥ 0"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _thresholds(self, state: State, rows: NDArray[np.int32]) -> LevelThresholds:
         first = state["sp_first_alarm_lel"][rows]

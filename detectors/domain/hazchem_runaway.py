@@ -64,10 +64,7 @@ class RateOfRise(MhsWeighted[P]):
             (state["sp_min_points"] < 2, "needs min_points ≥ 2"),
             ((b <= 0) | (y < b) | (o < y) | (r < o), f"needs 0 < {' ≤ '.join(self.level_keys)}"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

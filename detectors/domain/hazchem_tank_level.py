@@ -26,7 +26,6 @@ from detectors.domain.policy import SET_POINT_RTOL, LevelThresholds
 from detectors.domain.ring import PointRing
 from detectors.domain.rule import (
     Measures,
-    SensorParamError,
     TransitionContext,
     fmt,
     level_label,
@@ -107,10 +106,7 @@ class TankLevelLimits(MhsWeighted[TankLevelLimitsParams]):
             (state["sp_trend_min_points"] < 2, "needs trend_min_points ≥ 2"),
             (state["sp_rising_pct_per_min"] <= 0, "needs rising_pct_per_min > 0"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

@@ -240,10 +240,7 @@ class ToxicGasTwoStage(TwoStageGasMeasure[ToxicGasTwoStageParams]):
                 (state["sp_idlh_mgm3"] <= 0, "needs idlh_mgm3 > 0"),
                 (state["sp_oel_mgm3"] <= 0, "needs oel_mgm3 > 0"),
             )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     # --- levels ------------------------------------------------------------------------------------
 

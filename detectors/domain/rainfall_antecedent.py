@@ -33,7 +33,6 @@ from detectors.domain.ring import BinRing
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -111,10 +110,7 @@ class AntecedentRainfall(DomainRule[AntecedentRainfallParams]):
                 "needs 0 < antecedent_clear_ratio ≤ 1",
             ),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

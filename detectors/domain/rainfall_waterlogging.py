@@ -29,7 +29,6 @@ from detectors.domain.policy import LevelThresholds
 from detectors.domain.rule import (
     DomainRule,
     Measures,
-    SensorParamError,
     TransitionContext,
     change_reason,
     fmt,
@@ -119,10 +118,7 @@ class Waterlogging(DomainRule[WaterloggingParams]):
             (window_ms < self.params.slots_per_window, "needs a longer rise_window_s"),
             (state["sp_min_points"] < 2, "needs min_points ≥ 2"),
         )
-        for mask, message in checks:
-            bad = self._first_bad(mask, labels)
-            if bad is not None:
-                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
+        self._reject_first_bad(checks, labels)
 
     def _measure(self, state: State, batch: Batch, steps: list[NDArray[np.int64]]) -> Measures:
         n = len(batch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -195,6 +195,16 @@ class DomainRule(Detector[P]):
     def _first_bad(mask: NDArray[np.bool_], labels: Sequence[str]) -> str | None:
         bad = np.flatnonzero(mask)
         return labels[int(bad[0])] if bad.size else None
+
+    def _reject_first_bad(
+        self, checks: Iterable[tuple[NDArray[np.bool_], str]], labels: Sequence[str]
+    ) -> None:
+        """Raise :class:`SensorParamError` naming the first sensor of the first ``(mask, message)`` check
+        that some sensor fails (``mask`` true = the sensor fails it)."""
+        for mask, message in checks:
+            bad = self._first_bad(mask, labels)
+            if bad is not None:
+                raise SensorParamError(f"sensor {bad}: {self.name} {message}")
 
     # --- evaluation --------------------------------------------------------------------------------
 
