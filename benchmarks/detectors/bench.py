@@ -13,8 +13,9 @@ the sensors) is timed through:
 
 Every implementation is first given 0-7 readings per sensor, so the sensors are not in lock-step
 (a hopping detector then refreshes some of them in every batch), and then warmed on the timed batch's
-own sensors (the batch replayed earlier in time until each detector is past its warm-up; river's GaussianScorer past its 100-reading grace
-period, HalfSpaceTrees past its 250-reading window), so all of them time their steady state. There is
+own sensors (the batch replayed earlier in time until each detector is past its warm-up; river's
+GaussianScorer past its 100-reading grace period, HalfSpaceTrees past its 250-reading window), so all
+of them time their steady state. There is
 one GaussianScorer for every sensor, as a deployment would hold them (about 3.3 GB and a minute to
 build at 1,000,000 sensors); for comparison it is also timed with instances built only for the sensors
 of the timed batch, which keeps them all in cache. HalfSpaceTrees is run on 200 sensors and 2,000
