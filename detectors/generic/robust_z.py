@@ -10,8 +10,8 @@ stuck signal is news.
 The median and MAD (the *baseline*) are taken over the buffer as it is when it has received a multiple
 of ``hop`` values, and the readings up to the next such point are scored against them: a hopping
 window, which moves by ``hop`` values at a time. ``hop=1`` is the exactly sliding window (every reading
-against the buffer just before it). The default, a quarter of the window, costs about a third of the
-exact version's time and changes few decisions: docs/adr/0006-robust-z-baseline-hops.md.
+against the buffer just before it). The default, a quarter of the window, runs about twice as fast as
+the exact version and changes few decisions: docs/adr/0006-robust-z-baseline-hops.md.
 
 A batch is scored in one pass, not one pass per k-th reading: the rings of all readings that refresh
 the baseline are built at once (:func:`ring.windows_before`), sorted once, and the MAD read off the
