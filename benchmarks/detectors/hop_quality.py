@@ -15,10 +15,8 @@ No parameter is fitted to the labels.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,34 +29,21 @@ from benchmarks.nab.scorer import load_windows, window_rows
 from benchmarks.pipeline.report import RESULTS, write_section
 from detectors.base import Batch
 from detectors.generic import RobustZ, RobustZParams
+from riskstream.commands.score import Series, read_series
 
 FLAG_Z = 3.5
 SECTION = "## robust_z hops: detection cost"
 
 
-@dataclass(frozen=True, slots=True)
-class Series:
-    name: str
-    timestamps: np.ndarray  # datetime64[ms]
-    values: np.ndarray
-
-
 def load_series(root: Path, names: Sequence[str]) -> list[Series]:
-    """The ``timestamp,value`` rows of each labelled NAB data file."""
-    out = []
-    for name in names:
-        with open(root / "data" / name, newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows = [(r["timestamp"].strip().replace(" ", "T"), float(r["value"])) for r in reader]
-        ts = np.array([t for t, _ in rows], dtype="datetime64[ms]")
-        out.append(Series(name, ts, np.array([v for _, v in rows])))
-    return out
+    """Each labelled NAB data file, read as ``riskstream score`` reads it."""
+    return [read_series(root / "data" / name, Path(name)) for name in names]
 
 
 def robust_scores(series: Series, hop: int, batch: int) -> np.ndarray:
     det = RobustZ(RobustZParams(hop=hop))
     state = det.init_state(1)
-    ts_ms = series.timestamps.astype("datetime64[ms]").astype(np.int64)
+    ts_ms = series.ts_ms
     rows = np.zeros(series.values.size, dtype=np.int32)
     out = np.empty(series.values.size)
     for start in range(0, out.size, batch):
@@ -72,7 +57,7 @@ def robust_scores(series: Series, hop: int, batch: int) -> np.ndarray:
 def in_window(series: Series, windows: Sequence[tuple[np.datetime64, np.datetime64]]) -> np.ndarray:
     """Each row's label window index, -1 outside every window."""
     out = np.full(series.values.size, -1)
-    for i, (start, end) in enumerate(window_rows(series.timestamps, windows)):
+    for i, (start, end) in enumerate(window_rows(series.ts_ms.astype("datetime64[ms]"), windows)):
         out[start : end + 1] = i
     return out
 
@@ -87,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = nab_dir()
     windows = load_windows(root / "labels" / "combined_windows.json")
     series = load_series(root, sorted(windows))
-    window = [in_window(s, windows[s.name]) for s in series]
+    window = [in_window(s, windows[str(s.relative)]) for s in series]
     n_windows = sum(int(w.max()) + 1 for w in window)
     rows = sum(s.values.size for s in series)
     lines = [
